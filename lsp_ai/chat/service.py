@@ -1,0 +1,159 @@
+"""RAG chat: retrieve, build the prompt, stream the answer, return it with its sources.
+
+`$/chat` and `lsp-ai ask` both call `ChatService.chat`; only the way deltas are delivered
+differs (LSP `$/progress` vs stdout).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsp_ai.chat.prompt import CurrentFile, Snippet, build_prompt
+from lsp_ai.concurrency import CancelToken, Gate
+from lsp_ai.index.hits import Retriever
+from lsp_ai.inference.base import ChatMessage, GenerationParams, TextModel
+from lsp_ai.inference.slots import ModelSlot
+
+log = logging.getLogger(__name__)
+
+MAX_TURNS_KEPT = 20
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    message: str
+    session_id: str | None = None
+    current: CurrentFile | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    uri: str
+    path: str
+    start_line: int
+    end_line: int
+    score: float
+    symbol: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "uri": self.uri,
+            "path": self.path,
+            "startLine": self.start_line,
+            "endLine": self.end_line,
+            "score": round(self.score, 6),
+        }
+        if self.symbol:
+            out["symbol"] = self.symbol
+        return out
+
+
+@dataclass
+class ChatResult:
+    session_id: str
+    content: str
+    sources: list[Source]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sessionId": self.session_id,
+            "content": self.content,
+            "sources": [s.to_json() for s in self.sources],
+        }
+
+
+class ChatService:
+    def __init__(
+        self,
+        slot: ModelSlot[TextModel],
+        retriever: Callable[[], Retriever],
+        resolve: Callable[[str], Path],
+        *,
+        top_k: int,
+        max_tokens: int,
+        temperature: float,
+        gate: Gate,
+    ) -> None:
+        self._slot = slot
+        self._retriever = retriever
+        self._resolve = resolve
+        self._top_k = top_k
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._gate = gate
+        self._sessions: dict[str, list[ChatMessage]] = {}
+        self._lock = threading.Lock()
+
+    def chat(
+        self,
+        req: ChatRequest,
+        on_delta: Callable[[str], None],
+        cancel: CancelToken,
+        on_stage: Callable[[str], None] = lambda _stage: None,
+    ) -> ChatResult:
+        """Blocking; run it in the chat executor. Raises Cancelled if the token fires."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        on_stage("Searching the codebase")
+        retriever = self._retriever()
+        hits = retriever.search(req.message, self._top_k)
+        timings["retrieval"] = (time.perf_counter() - t0) * 1000
+        cancel.raise_if_cancelled()
+
+        on_stage("Loading the chat model")
+        model = self._slot.get()
+        t1 = time.perf_counter()
+        session_id = req.session_id or uuid.uuid4().hex
+        with self._lock:
+            history = list(self._sessions.get(session_id, []))
+        snippets = [
+            Snippet(h.path, h.start_line, h.end_line, h.text, h.score, h.symbol) for h in hits
+        ]
+        budget = model.n_ctx - self._max_tokens - 32
+        prompt = build_prompt(
+            req.message, snippets, history, model.count_tokens, budget, req.current
+        )
+        timings["prompt"] = (time.perf_counter() - t1) * 1000
+        log.debug(
+            "chat prompt: %d tokens, %d snippets (%d dropped), %d turns dropped",
+            prompt.tokens,
+            len(prompt.snippets),
+            prompt.dropped_snippets,
+            prompt.dropped_turns,
+        )
+
+        on_stage("Generating")
+        t2 = time.perf_counter()
+        params = GenerationParams(self._max_tokens, self._temperature)
+        parts: list[str] = []
+        for delta in model.stream_chat(prompt.messages, params, cancel):
+            if not parts:
+                timings["first_token"] = (time.perf_counter() - t2) * 1000
+            parts.append(delta)
+            on_delta(delta)
+            self._gate.wait_clear(cancel)  # a completion request goes first
+            cancel.raise_if_cancelled()
+        timings["generation"] = (time.perf_counter() - t2) * 1000
+        content = "".join(parts).strip()
+
+        with self._lock:
+            turns = self._sessions.setdefault(session_id, [])
+            turns.append({"role": "user", "content": req.message})
+            turns.append({"role": "assistant", "content": content})
+            del turns[:-MAX_TURNS_KEPT]
+        sources = [
+            Source(
+                self._resolve(s.path).as_uri(), s.path, s.start_line, s.end_line, s.score, s.symbol
+            )
+            for s in prompt.snippets
+        ]
+        return ChatResult(session_id, content, sources, timings, prompt.tokens)

@@ -1,0 +1,64 @@
+"""Cuts the text around the cursor to the model's budget, at line boundaries.
+
+Whole lines keep the prompt stable while the user types on the current line: everything
+before the cursor line stays byte-identical between keystrokes, so llama.cpp's KV cache
+reuses it and only the current line is evaluated again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Code averages 3-4 characters per token; counting characters keeps tokenization off the
+# keystroke path, and a small overshoot is absorbed by the n_ctx headroom.
+CHARS_PER_TOKEN = 3.5
+
+
+@dataclass(frozen=True)
+class CursorContext:
+    prefix: str  # text before the cursor, whole lines plus the current line's head
+    suffix: str  # text after the cursor, the current line's tail plus whole lines
+    line_prefix: str  # the current line up to the cursor
+    line_suffix: str  # the current line after the cursor
+
+
+def split_at(text: str, line: int, character: int) -> tuple[str, str]:
+    """Split a document at a 0-based (line, character), clamping out-of-range positions."""
+    lines = text.split("\n")
+    line = max(0, min(line, len(lines) - 1))
+    character = max(0, min(character, len(lines[line])))
+    offset = sum(len(x) + 1 for x in lines[:line]) + character
+    return text[:offset], text[offset:]
+
+
+def cursor_context(
+    text: str, line: int, character: int, prefix_tokens: int, suffix_tokens: int
+) -> CursorContext:
+    before, after = split_at(text, line, character)
+    head, _, line_prefix = before.rpartition("\n")
+    line_suffix, _, tail = after.partition("\n")
+    budget = int(prefix_tokens * CHARS_PER_TOKEN) - len(line_prefix)
+    kept_head = _keep_last_lines(head, budget) if head or "\n" in before else ""
+    budget = int(suffix_tokens * CHARS_PER_TOKEN) - len(line_suffix)
+    kept_tail = _keep_first_lines(tail, budget)
+    prefix = (kept_head + "\n" if "\n" in before else "") + line_prefix
+    suffix = line_suffix + ("\n" + kept_tail if "\n" in after else "")
+    return CursorContext(prefix, suffix, line_prefix, line_suffix)
+
+
+def _keep_last_lines(text: str, budget: int) -> str:
+    if len(text) <= budget:
+        return text
+    if budget <= 0:
+        return ""
+    cut = text.find("\n", len(text) - budget)
+    return text[cut + 1 :] if cut >= 0 else ""
+
+
+def _keep_first_lines(text: str, budget: int) -> str:
+    if len(text) <= budget:
+        return text
+    if budget <= 0:
+        return ""
+    cut = text.rfind("\n", 0, budget)
+    return text[:cut] if cut >= 0 else ""

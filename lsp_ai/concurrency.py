@@ -1,0 +1,90 @@
+"""Cancellation and "latest request wins" plumbing shared by the server and the CLI.
+
+Model work runs in worker threads, where asyncio cancellation cannot reach. A `CancelToken`
+is the bridge: the async handler sets it when its task is cancelled, and the generation loop
+checks it after every token (and llama.cpp's abort callback checks it during prompt evaluation).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+class Cancelled(Exception):
+    """Raised by model work that stopped because its token was cancelled."""
+
+
+@dataclass
+class CancelToken:
+    """A thread-safe flag that one side sets and the worker polls."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled(self.reason)
+
+
+class LatestWins:
+    """Keeps one live token per key (a document URI): starting a new one cancels the old.
+
+    Editors fire a completion request on every pause in typing; only the newest can still be
+    shown, so older generations on the same document are stopped instead of queued.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[str, CancelToken] = {}
+
+    def start(self, key: str) -> CancelToken:
+        token = CancelToken()
+        with self._lock:
+            old = self._live.get(key)
+            self._live[key] = token
+        if old is not None:
+            old.cancel("superseded")
+        return token
+
+    def finish(self, key: str, token: CancelToken) -> None:
+        with self._lock:
+            if self._live.get(key) is token:
+                del self._live[key]
+
+
+class Gate:
+    """Lets high-priority work (completion) make low-priority work (chat) pause between tokens.
+
+    On a 2-core laptop, a chat generation and a completion running at once each get half the
+    CPU; pausing chat for the few hundred milliseconds a completion takes keeps keystrokes fast.
+    """
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> Gate:
+        with self._cond:
+            self._busy += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def wait_clear(self, cancel: CancelToken | None = None, poll_s: float = 0.02) -> None:
+        """Block while high-priority work runs; returns early if `cancel` fires."""
+        with self._cond:
+            while self._busy and not (cancel and cancel.cancelled):
+                self._cond.wait(poll_s)

@@ -1,0 +1,521 @@
+"""Decide which files of a workspace may be indexed.
+
+Everything the assistant retrieves comes from the files this module lets through, so it is
+the one place that keeps secrets, binaries, vendored code and generated noise out of the
+index and out of the model's prompt. It only reads: nothing here ever writes to the
+workspace.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+#: Directories that are never worth indexing: VCS metadata, dependencies, build output and
+#: tool caches. They are skipped even when no ignore file mentions them, because a fresh
+#: checkout without a .gitignore would otherwise drown the index in third-party code.
+ALWAYS_SKIPPED_DIRS: frozenset[str] = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        "dist",
+        "build",
+        "target",
+        "vendor",
+        ".idea",
+        ".vscode",
+        ".next",
+        ".cache",
+        "site-packages",
+    }
+)
+_ALWAYS_SKIPPED_DIR_GLOBS: tuple[str, ...] = ("*.egg-info",)
+
+#: Files that hold credentials. Matched case-insensitively against the file name, and
+#: checked before any ignore file, so a careless `!.env` can never leak a key into a prompt.
+SECRET_PATTERNS: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.p12",
+    "*.pfx",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    "credentials*.json",
+    "*.keystore",
+    ".htpasswd",
+)
+
+#: Lockfiles and minified or generated files: large, machine-written and useless as context.
+GENERATED_PATTERNS: tuple[str, ...] = (
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "Cargo.lock",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+)
+
+#: Extensions whose files are binary whatever their first bytes look like; checking the
+#: name first saves opening multi-gigabyte model weights or archives just to sniff them.
+BINARY_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        # images
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".webp", ".tif", ".tiff",
+        ".psd", ".heic", ".avif",
+        # archives and packages
+        ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst", ".lz4",
+        ".jar", ".war", ".ear", ".whl", ".egg", ".deb", ".rpm", ".dmg", ".iso", ".img",
+        # native code and bytecode
+        ".so", ".dylib", ".dll", ".exe", ".o", ".a", ".lib", ".obj", ".class", ".pyc",
+        ".pyo", ".pyd", ".wasm",
+        # models and data
+        ".gguf", ".ggml", ".bin", ".safetensors", ".pt", ".pth", ".onnx", ".ckpt", ".npy",
+        ".npz", ".pkl", ".pickle", ".h5", ".hdf5", ".parquet", ".arrow", ".feather", ".db",
+        ".sqlite", ".sqlite3", ".lance",
+        # documents
+        ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods",
+        # fonts
+        ".ttf", ".otf", ".woff", ".woff2", ".eot",
+        # audio and video
+        ".mp3", ".mp4", ".wav", ".ogg", ".flac", ".m4a", ".avi", ".mov", ".mkv", ".webm",
+    }
+)  # fmt: skip
+
+#: How much of a file is sniffed for a NUL byte; git uses the same heuristic and size.
+BINARY_SNIFF_BYTES = 8192
+
+#: The skipped list is a diagnostic, not a log: a workspace with a million ignored files
+#: must not keep a million records in memory.
+MAX_SKIPPED_RECORDS = 1000
+
+_IGNORE_FILE_NAMES: tuple[str, ...] = (".gitignore", ".ignore")
+
+#: Tree-sitter language names by lower-case file extension.
+LANGUAGE_BY_EXTENSION: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".c++": "cpp",
+    ".hh": "cpp",
+    ".hpp": "cpp",
+    ".hxx": "cpp",
+    ".h++": "cpp",
+    ".rb": "ruby",
+    ".cs": "c_sharp",
+    ".lua": "lua",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".php": "php",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".sc": "scala",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+}
+
+
+@dataclass(frozen=True)
+class DiscoveredFile:
+    """A file that may be indexed: where it is, how the index names it, and its size."""
+
+    path: Path
+    rel: str
+    size: int
+
+
+@dataclass
+class SkippedFile:
+    """A file or directory left out of the index, with the reason, for diagnostics."""
+
+    rel: str
+    reason: str
+
+
+def is_secret(name: str) -> bool:
+    """Tell whether a file name looks like it holds credentials.
+
+    Matching is case-insensitive so `SERVER.PEM` on a case-insensitive file system is caught.
+    """
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in SECRET_PATTERNS)
+
+
+def is_generated(name: str) -> bool:
+    """Tell whether a file name is a lockfile or a minified/generated artefact."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in GENERATED_PATTERNS)
+
+
+def is_always_skipped_dir(name: str) -> bool:
+    """Tell whether a directory name is VCS metadata, vendored code, build output or a cache."""
+    if name in ALWAYS_SKIPPED_DIRS:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _ALWAYS_SKIPPED_DIR_GLOBS)
+
+
+def language_for(path: str) -> str:
+    """Return the tree-sitter language name for a path, or "text" when none applies."""
+    return LANGUAGE_BY_EXTENSION.get(PurePosixPath(path).suffix.lower(), "text")
+
+
+def read_text(path: Path) -> str:
+    """Read a file as UTF-8, replacing undecodable bytes instead of failing.
+
+    A Latin-1 comment in an otherwise fine source file must not keep the file out of the
+    index; U+FFFD in place of one accented letter costs retrieval nothing.
+    Raises OSError when the file cannot be read.
+    """
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _is_within(path: str, ancestor: str) -> bool:
+    """Tell whether `path` is `ancestor` or lies below it (both absolute and normalised)."""
+    return path == ancestor or path.startswith(ancestor.rstrip(os.sep) + os.sep)
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Read an ignore file's lines; a missing or unreadable one simply contributes nothing."""
+    try:
+        return read_text(path).splitlines()
+    except OSError:
+        return []
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """Cheap change detector for an ignore file: its mtime and size, or None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+#: The ignore rules in force for a directory: (directory rel path, its spec), root first.
+_Chain = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+
+
+class FileFilter:
+    """Walks a workspace and decides, file by file, what may be indexed.
+
+    `walk()` streams the indexable files in sorted order and records why others were left
+    out in `skipped`; `check()` answers the same question for one path, so that didSave and
+    file-watcher events follow exactly the rules of the initial scan.
+    """
+
+    def __init__(
+        self, root: Path, exclude: Sequence[str] = (), max_file_bytes: int = 1_000_000
+    ) -> None:
+        """Prepare the filter; ignore files are read lazily, per directory, as needed."""
+        self.root = Path(os.path.abspath(root))
+        self._real_root = os.path.realpath(self.root)
+        self.max_file_bytes = max_file_bytes
+        self._exclude = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        self._spec_cache: dict[str, tuple[tuple[object, ...], pathspec.GitIgnoreSpec]] = {}
+        self.skipped: list[SkippedFile] = []
+        self.skipped_count = 0
+
+    # ----------------------------------------------------------------- public API
+
+    def walk(self) -> Iterator[DiscoveredFile]:
+        """Yield every indexable file under the root, sorted by rel path.
+
+        Directory symlinks are never followed, which rules out symlink loops by
+        construction. Problems (unlistable directories, vanishing files) become entries in
+        `skipped` rather than exceptions, so one bad file cannot abort a workspace scan.
+        """
+        self.skipped = []
+        self.skipped_count = 0
+        # A stack of (rel, chain) entries; children are pushed in reverse sorted order so
+        # popping yields a depth-first walk in sorted rel-path order, lazily.
+        stack: list[tuple[str, bool, _Chain]] = [("", True, ())]
+        while stack:
+            rel, is_dir, chain = stack.pop()
+            if is_dir:
+                stack.extend(reversed(self._children(rel, self._extend_chain(chain, rel))))
+                continue
+            found = self._accept_file(rel, chain)
+            if found is not None:
+                yield found
+
+    def check(self, path: Path) -> str | None:
+        """Return why a single file would be skipped, or None if it may be indexed.
+
+        Applies the same rules as `walk()`, including those inherited from ancestor
+        directories (ignored or vendored parents, symlinked parents), so the answer for a
+        path agrees with whether `walk()` would have yielded it.
+        """
+        rel = self._rel_of(path)
+        if rel is None:
+            return "outside workspace"
+        if rel == "":
+            return "not a file"
+        parts = rel.split("/")
+        chain: _Chain = self._extend_chain((), "")
+        for depth in range(1, len(parts)):
+            dir_rel = "/".join(parts[:depth])
+            reason = self._ancestor_reason(dir_rel, chain)
+            if reason is not None:
+                return reason
+            chain = self._extend_chain(chain, dir_rel)
+        return self._entry_reason(rel, chain)
+
+    # ----------------------------------------------------------------- walking
+
+    def _children(self, dir_rel: str, chain: _Chain) -> list[tuple[str, bool, _Chain]]:
+        """List a directory's entries that survive the directory-level rules, sorted.
+
+        Sorting uses `name/` for directories so that the depth-first walk yields rel paths
+        in plain lexicographic order (`a.txt` before `a/b.txt`, as a string sort has it).
+        """
+        try:
+            with os.scandir(self._abs(dir_rel)) as it:
+                entries = sorted(it, key=lambda e: e.name + ("/" if _entry_is_dir(e) else ""))
+        except OSError as exc:
+            self._skip(dir_rel + "/", f"unreadable: {exc.strerror or exc}")
+            return []
+        children: list[tuple[str, bool, _Chain]] = []
+        for entry in entries:
+            rel = f"{dir_rel}/{entry.name}" if dir_rel else entry.name
+            if not _entry_is_dir(entry):
+                children.append((rel, False, chain))
+                continue
+            reason = self._dir_reason(rel, chain)
+            if reason is None:
+                children.append((rel, True, chain))
+            else:
+                self._skip(rel + "/", reason)
+        return children
+
+    def _accept_file(self, rel: str, chain: _Chain) -> DiscoveredFile | None:
+        """Apply the file rules to one walked entry, recording it as skipped if it fails."""
+        reason = self._entry_reason(rel, chain)
+        if reason is not None:
+            self._skip(rel, reason)
+            return None
+        path = self._abs(rel)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:  # vanished between the check and now
+            self._skip(rel, f"unreadable: {exc.strerror or exc}")
+            return None
+        return DiscoveredFile(path=path, rel=rel, size=size)
+
+    def _skip(self, rel: str, reason: str) -> None:
+        """Record a skipped path, keeping only the first MAX_SKIPPED_RECORDS of them."""
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_RECORDS:
+            self.skipped.append(SkippedFile(rel=rel, reason=reason))
+
+    # ----------------------------------------------------------------- rules
+
+    def _dir_reason(self, rel: str, chain: _Chain) -> str | None:
+        """Why a real (non-symlink) directory is not descended, or None to descend it."""
+        name = rel.rsplit("/", 1)[-1]
+        if is_always_skipped_dir(name):
+            return "always-skipped directory"
+        if self._is_ignored(rel, chain, is_dir=True):
+            return "ignored"
+        return None
+
+    def _ancestor_reason(self, dir_rel: str, chain: _Chain) -> str | None:
+        """Why a file's ancestor directory would have stopped `walk()` from reaching it."""
+        abs_dir = self._abs(dir_rel)
+        if abs_dir.is_symlink():
+            return "inside a symlinked directory (not followed)"
+        return self._dir_reason(dir_rel, chain)
+
+    def _entry_reason(self, rel: str, chain: _Chain) -> str | None:
+        """Why one directory entry is not an indexable file, or None if it is one."""
+        path = self._abs(rel)
+        try:
+            st = path.lstat()
+        except OSError as exc:
+            return f"unreadable: {exc.strerror or exc}"
+        if stat.S_ISLNK(st.st_mode):
+            reason = self._symlink_reason(path)
+            if reason is not None:
+                return reason
+        elif stat.S_ISDIR(st.st_mode):
+            return "not a file"
+        return self._file_reason(path, rel, chain)
+
+    def _symlink_reason(self, path: Path) -> str | None:
+        """Follow a symlink only if it names a file inside the workspace."""
+        target = os.path.realpath(path)
+        if os.path.isdir(target):
+            if _is_within(os.path.realpath(path.parent), target):
+                return "symlink loop"
+            return "directory symlink (not followed)"
+        if not os.path.exists(target):
+            return "unreadable: broken symlink"
+        if not _is_within(target, self._real_root):
+            return "symlink outside workspace"
+        return None
+
+    def _file_reason(self, path: Path, rel: str, chain: _Chain) -> str | None:
+        """Apply the name, ignore, type, size and content rules to one file."""
+        name = path.name
+        if is_secret(name):
+            return "secret"
+        if self._is_ignored(rel, chain, is_dir=False):
+            return "ignored"
+        if is_generated(name):
+            return "lockfile or generated file"
+        if path.suffix.lower() in BINARY_EXTENSIONS:
+            return "binary"
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return f"unreadable: {exc.strerror or exc}"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"  # FIFOs and devices would block or never end
+        limit = self.max_file_bytes
+        if st.st_size > limit:
+            return f"larger than index.max_file_bytes ({st.st_size} > {limit} bytes)"
+        return _sniff_binary(path)
+
+    # ----------------------------------------------------------------- ignore files
+
+    def _is_ignored(self, rel: str, chain: _Chain, *, is_dir: bool) -> bool:
+        """Apply the exclude patterns, then ignore files from the deepest directory up.
+
+        The configured `exclude` patterns win outright; otherwise the deepest ignore file
+        with a matching pattern decides, as git does, so a nested `!keep.py` re-includes a
+        file its parent's `.gitignore` excluded. Directories are matched with a trailing
+        slash so that `build/` patterns apply to directories only.
+        """
+        suffix = "/" if is_dir else ""
+        verdict = self._exclude.check_file(rel + suffix).include
+        if verdict is not None:
+            return verdict
+        for base, spec in reversed(chain):
+            sub = rel[len(base) + 1 :] if base else rel
+            verdict = spec.check_file(sub + suffix).include
+            if verdict is not None:
+                return verdict
+        return False
+
+    def _extend_chain(self, chain: _Chain, dir_rel: str) -> _Chain:
+        """Add a directory's own ignore rules, if it has any, to those inherited."""
+        spec = self._spec_for(dir_rel)
+        return chain if spec is None else (*chain, (dir_rel, spec))
+
+    def _spec_for(self, dir_rel: str) -> pathspec.GitIgnoreSpec | None:
+        """Load a directory's `.gitignore` and `.ignore` (plus `.git/info/exclude` at root).
+
+        Lines are concatenated lowest precedence first (info/exclude, .gitignore, .ignore),
+        since in gitignore semantics the last matching pattern wins. Results are cached and
+        re-read when an ignore file's mtime or size changes, so edits to `.gitignore` take
+        effect for later `check()` calls without restarting.
+        """
+        sources = self._ignore_sources(dir_rel)
+        signature = tuple(_signature(p) for p in sources)
+        if all(s is None for s in signature):
+            return None
+        cached = self._spec_cache.get(dir_rel)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        lines = [line for p in sources for line in _read_lines(p)]
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        self._spec_cache[dir_rel] = (signature, spec)
+        return spec
+
+    def _ignore_sources(self, dir_rel: str) -> list[Path]:
+        """The ignore files that apply from a directory, lowest precedence first."""
+        directory = self._abs(dir_rel)
+        sources = [directory / name for name in _IGNORE_FILE_NAMES]
+        if dir_rel == "":
+            sources.insert(0, directory / ".git" / "info" / "exclude")
+        return sources
+
+    # ----------------------------------------------------------------- paths
+
+    def _abs(self, rel: str) -> Path:
+        """The absolute path of a rel path (not resolving symlinks)."""
+        return self.root / rel if rel else self.root
+
+    def _rel_of(self, path: Path) -> str | None:
+        """Express a path relative to the root, or None if it lies outside.
+
+        Tries the root as given and then its real path, since editors may report either.
+        """
+        absolute = os.path.abspath(path if path.is_absolute() else self.root / path)
+        for base in (str(self.root), self._real_root):
+            if _is_within(absolute, base):
+                rel = os.path.relpath(absolute, base)
+                return "" if rel == "." else Path(rel).as_posix()
+        return None
+
+
+def _entry_is_dir(entry: os.DirEntry[str]) -> bool:
+    """Tell whether a scandir entry is a real directory (symlinks count as files here).
+
+    Symlinks are handed to the file rules, which explain why a directory symlink is not
+    followed; an entry that vanished reads as a file and is then skipped as unreadable.
+    """
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _sniff_binary(path: Path) -> str | None:
+    """Return "binary" if the first 8 KiB hold a NUL byte, or why the file can't be read."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(BINARY_SNIFF_BYTES)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return "binary" if b"\0" in head else None

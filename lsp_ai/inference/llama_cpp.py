@@ -1,0 +1,250 @@
+"""The in-process llama.cpp backend (llama-cpp-python).
+
+One `LlamaCppModel` per role, each with its own weights and KV cache, so a chat never evicts
+the completion prompt from its cache and the two never wait on one lock. Generation is our own
+token loop over `Llama.generate` (which reuses the longest cached prompt prefix), checking the
+cancel token after every token; an abort callback also stops a long prompt evaluation.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lsp_ai.concurrency import Cancelled, CancelToken
+from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError
+
+log = logging.getLogger(__name__)
+
+# Candidate FIM token spellings, checked against the model's vocabulary.
+_FIM_SPELLINGS = (
+    FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "qwen"),
+    FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "starcoder"),
+    FimTokens("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "deepseek"),
+    FimTokens("<PRE>", "<SUF>", "<MID>", "codellama"),
+)
+
+
+def default_threads() -> int:
+    """All cores the process may use: on a laptop the model is the only heavy work."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _StopScanner:
+    """Holds back just enough text to catch stop strings split across tokens."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.keep = max((len(s) for s in self.stops), default=1) - 1
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Returns (text safe to emit, whether a stop string was hit)."""
+        self.pending += text
+        hits = [i for s in self.stops if (i := self.pending.find(s)) >= 0]
+        if hits:
+            out, self.pending = self.pending[: min(hits)], ""
+            return out, True
+        cut = len(self.pending) - self.keep
+        if cut <= 0:
+            return "", False
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class LlamaCppModel:
+    """A GGUF model loaded in this process for one role."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        role: str,
+        n_ctx: int,
+        n_gpu_layers: int = 0,
+        n_threads: int = 0,
+        n_batch: int = 128,
+    ) -> None:
+        from llama_cpp import Llama  # heavy import, kept off the server's start-up path
+
+        self.name = path.name
+        self.path = path
+        self.role = role
+        self._lock = threading.Lock()
+        self._cancel: CancelToken | None = None
+        threads = n_threads or default_threads()
+        try:
+            # A small n_batch keeps each llama_decode short, so cancellation lands quickly
+            # even between abort-callback checks.
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_ubatch=n_batch,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"models.{role}.model: llama.cpp could not load {path} ({exc}); the file may be "
+                "corrupt, truncated or of an architecture this llama.cpp does not know"
+            ) from exc
+        self._install_abort_callback()
+        self._chat_formatter = self._make_chat_formatter()
+
+    # -- introspection ---------------------------------------------------------------------
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._llm.n_ctx())
+
+    def describe(self) -> dict[str, object]:
+        meta = self._llm.metadata
+        return {
+            "backend": "llama_cpp",
+            "path": str(self.path),
+            "architecture": meta.get("general.architecture", "?"),
+            "n_ctx": self.n_ctx,
+            "fim": (fim.style if (fim := self.fim_tokens()) else None),
+        }
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def fim_tokens(self) -> FimTokens | None:
+        """FIM tokens are real only when each spelling tokenizes to a single vocabulary id."""
+        for cand in _FIM_SPELLINGS:
+            if all(
+                len(self._llm.tokenize(t.encode(), add_bos=False, special=True)) == 1
+                for t in (cand.prefix, cand.suffix, cand.middle)
+            ):
+                return cand
+        return None
+
+    # -- generation ------------------------------------------------------------------------
+
+    def stream(self, prompt: str, params: GenerationParams, cancel: CancelToken) -> Iterator[str]:
+        tokens = self._llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        return self._generate(tokens, params, cancel)
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Iterator[str]:
+        if self._chat_formatter is None:
+            text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
+            return self.stream(text, params, cancel)
+        rendered = self._chat_formatter(messages=list(messages))
+        stops = tuple(params.stop) + tuple(rendered.stop or ())
+        tokens = self._llm.tokenize(rendered.prompt.encode(), add_bos=False, special=True)
+        return self._generate(
+            tokens, GenerationParams(params.max_tokens, params.temperature, stops), cancel
+        )
+
+    def _generate(
+        self, tokens: list[int], params: GenerationParams, cancel: CancelToken
+    ) -> Iterator[str]:
+        room = self.n_ctx - len(tokens)
+        if room <= 0:
+            raise ModelError(
+                f"models.{self.role}: the prompt has {len(tokens)} tokens but n_ctx is "
+                f"{self.n_ctx}; raise models.{self.role}.n_ctx"
+            )
+        max_tokens = min(params.max_tokens, room)
+        with self._lock:
+            self._cancel = cancel
+            try:
+                yield from self._token_loop(tokens, params, max_tokens, cancel)
+            finally:
+                self._cancel = None
+
+    def _token_loop(
+        self, tokens: list[int], params: GenerationParams, max_tokens: int, cancel: CancelToken
+    ) -> Iterator[str]:
+        import llama_cpp
+
+        vocab = self._llm._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = _StopScanner(params.stop)
+        generated: list[int] = []
+        stopped = False
+        cancel.raise_if_cancelled()
+        try:
+            gen = self._llm.generate(
+                tokens,
+                temp=params.temperature,
+                top_k=40 if params.temperature > 0 else 1,
+                top_p=0.95,
+                min_p=0.05,
+                repeat_penalty=1.0,
+            )
+            for token in gen:
+                cancel.raise_if_cancelled()
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break
+                piece = self._llm.detokenize([token], prev_tokens=tokens + generated)
+                generated.append(token)
+                text, stopped = scanner.feed(decoder.decode(piece))
+                if text:
+                    yield text
+                if stopped or len(generated) >= max_tokens:
+                    break
+        except RuntimeError as exc:
+            if cancel.cancelled:  # llama_decode returned "aborted" from our callback
+                raise Cancelled(cancel.reason) from exc
+            raise ModelError(f"models.{self.role}: llama.cpp failed: {exc}") from exc
+        cancel.raise_if_cancelled()
+        if not stopped:
+            text, _ = scanner.feed(decoder.decode(b"", final=True))
+            if rest := text + scanner.flush():
+                yield rest
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _install_abort_callback(self) -> None:
+        import llama_cpp
+
+        def should_abort(_data: Any) -> bool:
+            token = self._cancel
+            return bool(token and token.cancelled)
+
+        # Keep a reference: ctypes frees the trampoline when the Python object dies.
+        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort_cb, ctypes.c_void_p(0))
+
+    def _make_chat_formatter(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            return None
+
+        def token_text(key: str) -> str:
+            tid = meta.get(key)
+            if tid is None:
+                return ""
+            return self._llm._model.token_get_text(int(tid))
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=token_text("tokenizer.ggml.eos_token_id"),
+            bos_token=token_text("tokenizer.ggml.bos_token_id"),
+        )
+
+    def close(self) -> None:
+        self._llm.close()

@@ -1,0 +1,62 @@
+"""Logging that never touches stdout (the LSP channel): stderr, a log file, and the editor."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+from collections.abc import Callable
+from pathlib import Path
+
+from platformdirs import user_log_dir
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_file_path() -> Path:
+    return Path(user_log_dir("lsp-ai", appauthor=False)) / "lsp-ai.log"
+
+
+def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path | None:
+    """Configure the root logger once per process; returns the log file in use, if any."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.setLevel(logging.DEBUG if level <= logging.DEBUG else logging.INFO)
+    stderr = logging.StreamHandler()
+    stderr.setLevel(level)
+    stderr.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(stderr)
+    path: Path | None = None
+    if log_file:
+        path = log_file_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"
+            )
+            handler.setLevel(logging.DEBUG if level <= logging.DEBUG else logging.INFO)
+            handler.setFormatter(logging.Formatter(FORMAT))
+            root.addHandler(handler)
+        except OSError as exc:  # a read-only home must not stop the server
+            logging.getLogger(__name__).warning("no log file (%s): %s", path, exc)
+            path = None
+    # Chatty libraries stay at warning level unless we are debugging.
+    for name in ("pygls", "httpx", "urllib3", "sentence_transformers", "filelock"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    return path
+
+
+class CallbackHandler(logging.Handler):
+    """Forwards records to a callback (the server's `window/logMessage` sender)."""
+
+    def __init__(self, emit: Callable[[logging.LogRecord, str], None], level: int) -> None:
+        super().__init__(level)
+        self._emit = emit
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("pygls"):
+            return  # pygls logs each message it sends; forwarding them would loop
+        with contextlib.suppress(Exception):  # logging must never raise into the caller
+            self._emit(record, self.format(record))

@@ -1,0 +1,461 @@
+"""The language server: a thin shell that turns LSP messages into calls on `Services`.
+
+Each handler snapshots what it needs on the event loop, hands blocking model or index work to
+an executor of its own role (so completion never queues behind a chat), and converts the
+result. Handlers are async because pygls can cancel only an async handler's task; the
+`CancelledError` is turned into a `CancelToken` that the worker thread checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import default_converter
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from lsp_ai import __version__
+from lsp_ai.chat.prompt import CurrentFile
+from lsp_ai.chat.service import ChatRequest
+from lsp_ai.completion.service import CompletionRequest, CompletionResult
+from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
+from lsp_ai.config import Config, load_config
+from lsp_ai.inference.base import ModelError
+from lsp_ai.logs import CallbackHandler
+from lsp_ai.protocol import (
+    CHAT,
+    CMD_REINDEX,
+    CMD_SEARCH,
+    CMD_STATUS,
+    CONFIG_SECTION,
+    ChatParams,
+    parse_chat_params,
+)
+from lsp_ai.services import Services
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# didChange is debounced: re-indexing on every keystroke would compete with completion.
+CHANGE_DEBOUNCE_S = 0.5
+
+
+def _converter() -> Any:
+    """pygls' converter, also accepting the pre-3.18 numbering of the inline trigger kind.
+
+    Clients built on the "proposed" API (vscode-languageclient 9, some JetBrains plugins)
+    send Invoked=0/Automatic=1; the final spec says Invoked=1/Automatic=2.
+    """
+    conv = default_converter()
+    kind = lsp.InlineCompletionTriggerKind
+
+    def structure_kind(value: Any, _: type) -> lsp.InlineCompletionTriggerKind:
+        if value in (0, 1):
+            return kind.Invoked
+        return kind(value)
+
+    conv.register_structure_hook(kind, structure_kind)
+    return conv
+
+
+class LspAiServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("lsp-ai", __version__, converter_factory=_converter)
+        self.services: Services | None = None
+        self.config = Config()
+        self.init_options: dict[str, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # One worker per role: completion and chat each own a model, so they run side by
+        # side; the index has its own so a long crawl never delays either.
+        self.completion_pool = ThreadPoolExecutor(1, thread_name_prefix="completion")
+        self.chat_pool = ThreadPoolExecutor(1, thread_name_prefix="chat")
+        self.index_pool = ThreadPoolExecutor(1, thread_name_prefix="index")
+        self.latest = LatestWins()
+        self.pending_changes: dict[str, asyncio.TimerHandle] = {}
+        self.index_job: asyncio.Future[Any] | None = None
+
+    # -- helpers used by the handlers --------------------------------------------------------
+
+    @property
+    def svc(self) -> Services:
+        if self.services is None:
+            raise JsonRpcInvalidParams("the server is not initialized; send initialize first")
+        return self.services
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the event loop thread; worker threads never write to stdout directly."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn)
+
+    def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Warning) -> None:
+        self.post(
+            lambda: self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
+        )
+
+    def open_document(self, uri: str) -> TextDocument:
+        """A document the client opened; requests for others get a clear error."""
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(
+                f"document {uri} is not open; send textDocument/didOpen before asking for it"
+            )
+        return doc
+
+    async def run_cancellable(
+        self, pool: ThreadPoolExecutor, fn: Callable[[CancelToken], T], token: CancelToken
+    ) -> T:
+        """Run `fn(token)` in `pool`; if this task is cancelled, cancel the token too."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, fn, token)
+        except asyncio.CancelledError:
+            token.cancel("$/cancelRequest")
+            raise
+
+    def apply_config(self, settings: dict[str, Any] | None) -> None:
+        root = self.svc.roots[0] if self.services else None
+        cfg, problems = load_config(root, init_options=self.init_options, settings=settings)
+        for problem in problems:
+            log.warning("configuration: %s", problem)
+            self.show(f"lsp-ai configuration: {problem}")
+        self.config = cfg
+        if self.services is not None:
+            changed = self.services.apply_config(cfg)
+            if changed:
+                log.info("configuration reloaded: %s", ", ".join(changed))
+                if "index" in changed:
+                    self.start_indexing()
+
+    def start_indexing(self) -> None:
+        """Build the index in the background with `Indexing` work-done progress."""
+        if self.index_job is not None and not self.index_job.done():
+            return
+        self.index_job = asyncio.ensure_future(self._index_with_progress())
+
+    async def _index_with_progress(self) -> None:
+        svc = self.svc
+        token = f"lsp-ai-index-{uuid.uuid4().hex[:8]}"
+        progress = self.work_done_progress
+        supported = bool(
+            self.client_capabilities.window and self.client_capabilities.window.work_done_progress
+        )
+        if supported:
+            try:
+                await progress.create_async(token)
+                progress.begin(token, lsp.WorkDoneProgressBegin(title="Indexing", percentage=0))
+            except Exception:
+                supported = False
+        last = [-1]
+
+        def report(done: int, total: int) -> None:
+            pct = int(done * 100 / total) if total else 100
+            if supported and pct != last[0]:
+                last[0] = pct
+                msg = f"{done}/{total} files"
+                self.post(
+                    lambda: progress.report(
+                        token, lsp.WorkDoneProgressReport(message=msg, percentage=pct)
+                    )
+                )
+
+        loop = asyncio.get_running_loop()
+        try:
+            count = await loop.run_in_executor(self.index_pool, lambda: svc.index.build(report))
+            message = f"{count} files indexed"
+        except Exception as exc:  # indexing trouble is reported, never fatal
+            log.exception("indexing failed")
+            message = f"indexing failed: {exc}"
+        if supported:
+            progress.end(token, lsp.WorkDoneProgressEnd(message=message))
+        log.info("indexing: %s", message)
+
+
+server = LspAiServer()
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+
+def _roots(params: lsp.InitializeParams) -> list[Path]:
+    uris = [f.uri for f in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    paths = [Path(p) for u in uris if (p := to_fs_path(u))]
+    if not paths and params.root_path:
+        paths = [Path(params.root_path)]
+    return paths or [Path.cwd()]
+
+
+@server.feature(lsp.INITIALIZE)
+async def on_initialize(ls: LspAiServer, params: lsp.InitializeParams) -> None:
+    ls.loop = asyncio.get_running_loop()
+    opts = params.initialization_options
+    ls.init_options = opts if isinstance(opts, dict) else {}
+    roots = _roots(params)
+    cfg, problems = load_config(roots[0], init_options=ls.init_options)
+    ls.config = cfg
+    ls.services = Services(cfg, roots)
+    for problem in problems:
+        log.warning("configuration: %s", problem)
+        ls.show(f"lsp-ai configuration: {problem}")
+
+    def forward(record: logging.LogRecord, text: str) -> None:
+        level = (
+            lsp.MessageType.Error
+            if record.levelno >= logging.ERROR
+            else lsp.MessageType.Warning
+            if record.levelno >= logging.WARNING
+            else lsp.MessageType.Info
+        )
+        ls.post(lambda: ls.window_log_message(lsp.LogMessageParams(type=level, message=text)))
+
+    logging.getLogger("lsp_ai").addHandler(CallbackHandler(forward, logging.INFO))
+    log.info("lsp-ai %s serving %s", __version__, ", ".join(map(str, roots)))
+
+
+@server.feature(lsp.INITIALIZED)
+async def on_initialized(ls: LspAiServer, params: lsp.InitializedParams) -> None:
+    # Models load in background threads; the first request waits only if it comes early.
+    ls.svc.warm("completion", "chat")
+    ls.start_indexing()
+    caps = ls.client_capabilities.workspace
+    if caps and caps.configuration:
+        try:
+            items = [lsp.ConfigurationItem(section=CONFIG_SECTION)]
+            result = await ls.workspace_configuration_async(lsp.ConfigurationParams(items=items))
+            if result and isinstance(result[0], dict) and result[0]:
+                ls.apply_config(result[0])
+        except Exception:
+            log.debug("workspace/configuration pull failed", exc_info=True)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def on_change_configuration(
+    ls: LspAiServer, params: lsp.DidChangeConfigurationParams
+) -> None:
+    settings = params.settings
+    if not isinstance(settings, dict) or not settings:
+        # Pull-style clients send null and expect us to ask.
+        try:
+            items = [lsp.ConfigurationItem(section=CONFIG_SECTION)]
+            result = await ls.workspace_configuration_async(lsp.ConfigurationParams(items=items))
+            settings = result[0] if result and isinstance(result[0], dict) else None
+        except Exception:
+            settings = None
+    ls.apply_config(settings)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+def on_change_folders(ls: LspAiServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    roots = [Path(p) for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri))]
+    ls.svc.set_roots(roots)
+    ls.start_indexing()
+
+
+@server.feature(lsp.SHUTDOWN)
+def on_shutdown(ls: LspAiServer, params: None) -> None:
+    for handle in ls.pending_changes.values():
+        handle.cancel()
+    for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool):
+        pool.shutdown(wait=False, cancel_futures=True)
+    if ls.services is not None:
+        ls.services.close()
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+def _doc_path(uri: str) -> Path | None:
+    path = to_fs_path(uri)
+    return Path(path) if path and uri.startswith("file:") else None
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE, lsp.SaveOptions(include_text=False))
+async def on_save(ls: LspAiServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    if (path := _doc_path(params.text_document.uri)) is None:
+        return
+    if (handle := ls.pending_changes.pop(params.text_document.uri, None)) is not None:
+        handle.cancel()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(ls.index_pool, ls.svc.index.update_file, path)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if (path := _doc_path(uri)) is None or ls.loop is None:
+        return
+    if (handle := ls.pending_changes.pop(uri, None)) is not None:
+        handle.cancel()
+
+    def flush() -> None:
+        ls.pending_changes.pop(uri, None)
+        doc = ls.workspace.text_documents.get(uri)
+        if doc is not None:
+            text = doc.source  # snapshot on the loop thread
+            ls.index_pool.submit(ls.svc.index.update_file, path, text)
+
+    ls.pending_changes[uri] = ls.loop.call_later(CHANGE_DEBOUNCE_S, flush)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    if (handle := ls.pending_changes.pop(params.text_document.uri, None)) is not None:
+        handle.cancel()
+
+
+# -- completion ------------------------------------------------------------------------------
+
+
+async def _complete(ls: LspAiServer, uri: str, position: lsp.Position) -> CompletionResult | None:
+    doc = ls.open_document(uri)
+    pos = doc.position_codec.position_from_client_units(doc.lines, position)
+    path = _doc_path(uri)
+    req = CompletionRequest(doc.source, pos.line, pos.character, path.name if path else uri)
+    token = ls.latest.start(uri)  # a newer request on this document cancels older ones
+    try:
+        return await ls.run_cancellable(
+            ls.completion_pool, lambda tok: ls.svc.completion.complete(req, tok), token
+        )
+    except Cancelled:
+        return None  # superseded by a newer request: nothing to show
+    except ModelError as exc:
+        ls.show(str(exc), lsp.MessageType.Error)
+        return None
+    finally:
+        ls.latest.finish(uri, token)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
+async def inline_completion(
+    ls: LspAiServer, params: lsp.InlineCompletionParams
+) -> lsp.InlineCompletionList:
+    result = await _complete(ls, params.text_document.uri, params.position)
+    if result is None or not result.text:
+        return lsp.InlineCompletionList(items=[])
+    here = lsp.Range(start=params.position, end=params.position)
+    return lsp.InlineCompletionList(
+        items=[lsp.InlineCompletionItem(insert_text=result.text, range=here)]
+    )
+
+
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "("]))
+async def completion(ls: LspAiServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    result = await _complete(ls, params.text_document.uri, params.position)
+    if result is None or not result.text:
+        return lsp.CompletionList(is_incomplete=True, items=[])
+    doc = ls.open_document(params.text_document.uri)
+    line = doc.lines[params.position.line] if params.position.line < len(doc.lines) else ""
+    pos = doc.position_codec.position_from_client_units(doc.lines, params.position)
+    head = line[: pos.character]
+    word = head[len(head.rstrip("_" + "".join(c for c in head if c.isalnum()))) :]
+    # Editors filter items by the word before the cursor, so the edit starts at that word.
+    start = lsp.Position(line=params.position.line, character=params.position.character - len(word))
+    first_line = result.text.split("\n", 1)[0].strip() or result.text.strip()
+    item = lsp.CompletionItem(
+        label=(word + first_line)[:80],
+        kind=lsp.CompletionItemKind.Text,
+        detail="lsp-ai",
+        filter_text=word + result.text,
+        sort_text="0",
+        insert_text_format=lsp.InsertTextFormat.PlainText,
+        text_edit=lsp.TextEdit(
+            range=lsp.Range(start=start, end=params.position), new_text=word + result.text
+        ),
+    )
+    return lsp.CompletionList(is_incomplete=True, items=[item])
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+@server.feature(CHAT)
+async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
+    try:
+        p: ChatParams = parse_chat_params(params)
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    current = None
+    if p.uri is not None:
+        doc = ls.open_document(p.uri)
+        path = _doc_path(p.uri)
+        rel = path.name if path else p.uri
+        if path is not None and (where := ls.svc.index.locate(path)) is not None:
+            rel = where[1]
+        current = CurrentFile(rel, doc.source, p.line, p.character)
+    req = ChatRequest(p.message, p.session_id, current)
+
+    def delta(text: str) -> None:
+        if p.partial_token is not None:
+            value = {"token": p.partial_token, "value": {"delta": text}}
+            ls.post(lambda: ls.protocol.notify(lsp.PROGRESS, value))
+
+    work = p.work_done_token
+    progress = ls.work_done_progress
+    if work is not None:
+        progress.begin(work, lsp.WorkDoneProgressBegin(title="lsp-ai chat", cancellable=True))
+
+    def stage(message: str) -> None:
+        if work is not None:
+            ls.post(lambda: progress.report(work, lsp.WorkDoneProgressReport(message=message)))
+
+    token = CancelToken()
+    try:
+        result = await ls.run_cancellable(
+            ls.chat_pool, lambda tok: ls.svc.chat.chat(req, delta, tok, stage), token
+        )
+    except Cancelled as exc:
+        raise asyncio.CancelledError() from exc
+    except ModelError as exc:
+        raise JsonRpcInternalError(str(exc)) from exc
+    finally:
+        if work is not None:
+            ls.post(lambda: progress.end(work, lsp.WorkDoneProgressEnd()))
+    return result.to_json()
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@server.command(CMD_SEARCH)
+async def cmd_search(ls: LspAiServer, *args: Any) -> list[dict[str, Any]]:
+    if not args or not isinstance(args[0], str) or not args[0].strip():
+        raise JsonRpcInvalidParams(
+            "lsp-ai.search takes [query, k?]: query must be a non-empty string"
+        )
+    k = args[1] if len(args) > 1 else 8
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+        raise JsonRpcInvalidParams("lsp-ai.search: k must be a positive integer")
+    loop = asyncio.get_running_loop()
+    hits = await loop.run_in_executor(ls.index_pool, ls.svc.index.search, args[0], min(k, 100))
+    return [h.to_json() for h in hits]
+
+
+@server.command(CMD_REINDEX)
+def cmd_reindex(ls: LspAiServer, *args: Any) -> dict[str, Any]:
+    ls.svc.index.invalidate()
+    ls.start_indexing()
+    return {"started": True}
+
+
+@server.command(CMD_STATUS)
+def cmd_status(ls: LspAiServer, *args: Any) -> dict[str, Any]:
+    pending = len(ls.pending_changes) + int(ls.index_job is not None and not ls.index_job.done())
+    return ls.svc.status(pending)
+
+
+@server.feature(
+    lsp.TEXT_DOCUMENT_CODE_ACTION,
+    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite]),
+)
+def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    # Explain / docstring / refactor actions arrive with the chat code-action work.
+    return []

@@ -1,0 +1,132 @@
+"""Wires configuration to backends and services; shared by the language server and the CLI.
+
+Nothing here imports pygls: the server converts LSP messages into calls on `Services`, and
+the CLI makes the same calls, so `lsp-ai ask` and `$/chat` are one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsp_ai.chat.service import ChatService
+from lsp_ai.completion.service import CompletionService
+from lsp_ai.concurrency import Gate
+from lsp_ai.config import Config
+from lsp_ai.index.service import IndexService
+from lsp_ai.inference.base import Embedder, TextModel
+from lsp_ai.inference.factory import embedder_factory, text_model_factory
+from lsp_ai.inference.slots import ModelSlot
+
+log = logging.getLogger(__name__)
+
+# No default path may reach the network: the embedded models are on disk.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@dataclass
+class Slots:
+    completion: ModelSlot[TextModel]
+    chat: ModelSlot[TextModel]
+    embedding: ModelSlot[Embedder]
+
+
+def _slots(cfg: Config) -> Slots:
+    m = cfg.models
+    return Slots(
+        ModelSlot("completion", text_model_factory("completion", m.completion)),
+        ModelSlot("chat", text_model_factory("chat", m.chat)),
+        ModelSlot("embedding", embedder_factory(m.embedding)),
+    )
+
+
+class Services:
+    def __init__(self, config: Config, roots: Sequence[Path]) -> None:
+        self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
+        self.gate = Gate()
+        self.config = config
+        self.slots = _slots(config)
+        self.index = self._make_index(config)
+        self.completion = self._make_completion(config)
+        self.chat = self._make_chat(config)
+
+    def _make_index(self, cfg: Config) -> IndexService:
+        return IndexService(self.roots, cfg.index.exclude, cfg.index.max_file_bytes)
+
+    def _make_completion(self, cfg: Config) -> CompletionService:
+        return CompletionService(
+            self.slots.completion,
+            fim_template=cfg.models.completion.fim_template,
+            max_tokens=cfg.completion.max_tokens,
+            multiline=cfg.completion.multiline,
+            temperature=cfg.models.completion.temperature,
+            gate=self.gate,
+        )
+
+    def _make_chat(self, cfg: Config) -> ChatService:
+        return ChatService(
+            self.slots.chat,
+            lambda: self.index,
+            self.index.resolve,
+            top_k=cfg.chat.top_k,
+            max_tokens=cfg.models.chat.max_tokens,
+            temperature=cfg.models.chat.temperature,
+            gate=self.gate,
+        )
+
+    def warm(self, *roles: str) -> None:
+        """Start loading models in the background (never on the caller's thread)."""
+        for role in roles or ("completion", "chat"):
+            getattr(self.slots, role).warm()
+
+    def apply_config(self, new: Config) -> list[str]:
+        """Swap in a new configuration; reload only the model roles whose section changed."""
+        old, self.config = self.config, new
+        changed = []
+        for role in ("completion", "chat", "embedding"):
+            if getattr(old.models, role) != getattr(new.models, role):
+                slot: ModelSlot[Any] = getattr(self.slots, role)
+                slot.close()
+                fresh = _slots(new)
+                setattr(self.slots, role, getattr(fresh, role))
+                changed.append(role)
+        if old.index != new.index:
+            self.index = self._make_index(new)
+            changed.append("index")
+        self.completion = self._make_completion(new)
+        self.chat = self._make_chat(new)
+        for role in ("completion", "chat"):
+            if role in changed:
+                getattr(self.slots, role).warm()
+        return changed
+
+    def set_roots(self, roots: Sequence[Path]) -> None:
+        self.roots = [Path(r).resolve() for r in roots] or self.roots
+        self.index = self._make_index(self.config)
+        self.chat = self._make_chat(self.config)
+
+    def models_status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for role in ("completion", "chat", "embedding"):
+            slot: ModelSlot[Any] = getattr(self.slots, role)
+            entry: dict[str, Any] = {"state": slot.state}
+            if slot.error:
+                entry["error"] = slot.error
+            model = slot.peek()
+            if model is not None and hasattr(model, "describe"):
+                entry.update(model.describe())
+            out[role] = entry
+        return out
+
+    def status(self, pending: int = 0) -> dict[str, Any]:
+        return {**self.index.stats(), "pending": pending, "models": self.models_status()}
+
+    def close(self) -> None:
+        for role in ("completion", "chat", "embedding"):
+            getattr(self.slots, role).close()
