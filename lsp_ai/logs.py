@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +19,18 @@ def log_file_path() -> Path:
 
 
 def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path | None:
-    """Configure the root logger once per process; returns the log file in use, if any."""
+    """Configure the root logger once per process; returns the log file in use, if any.
+
+    LSP_AI_LOG_LEVEL=debug raises the log file's level alone: stderr stays quiet, which
+    matters for editors that show the server's stderr to the user.
+    """
+    file_level = logging.DEBUG if level <= logging.DEBUG else logging.INFO
+    if os.environ.get("LSP_AI_LOG_LEVEL", "").lower() == "debug":
+        file_level = logging.DEBUG
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.setLevel(logging.DEBUG if level <= logging.DEBUG else logging.INFO)
+    root.setLevel(min(level, file_level))
     stderr = logging.StreamHandler()
     stderr.setLevel(level)
     stderr.setFormatter(logging.Formatter(FORMAT))
@@ -35,7 +43,7 @@ def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path |
             handler = logging.handlers.RotatingFileHandler(
                 path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"
             )
-            handler.setLevel(logging.DEBUG if level <= logging.DEBUG else logging.INFO)
+            handler.setLevel(file_level)
             handler.setFormatter(logging.Formatter(FORMAT))
             root.addHandler(handler)
         except OSError as exc:  # a read-only home must not stop the server
@@ -43,7 +51,9 @@ def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path |
             path = None
     # Chatty libraries stay at warning level unless we are debugging.
     for name in ("pygls", "httpx", "urllib3", "sentence_transformers", "filelock"):
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+        logging.getLogger(name).setLevel(max(min(level, file_level), logging.WARNING))
+    if file_level <= logging.DEBUG:
+        logging.getLogger("pygls").setLevel(logging.DEBUG)
     return path
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import default_converter
+from pygls.protocol import JsonRPCRequestMessage, default_converter
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
@@ -50,7 +50,7 @@ CHANGE_DEBOUNCE_S = 0.5
 
 
 def _converter() -> Any:
-    """pygls' converter, also accepting the pre-3.18 numbering of the inline trigger kind.
+    """pygls' converter, accepting the pre-3.18 inline trigger kinds and raw custom params.
 
     Clients built on the "proposed" API (vscode-languageclient 9, some JetBrains plugins)
     send Invoked=0/Automatic=1; the final spec says Invoked=1/Automatic=2.
@@ -64,6 +64,9 @@ def _converter() -> Any:
         return kind(value)
 
     conv.register_structure_hook(kind, structure_kind)
+    # Custom methods ($/chat) get their params as plain JSON objects, not pygls' namedtuples,
+    # so they can be validated key by key with clear messages.
+    conv.register_structure_hook(JsonRPCRequestMessage, lambda obj, cls: cls(**obj))
     return conv
 
 
@@ -395,7 +398,7 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
 
     def delta(text: str) -> None:
         if p.partial_token is not None:
-            value = {"token": p.partial_token, "value": {"delta": text}}
+            value = lsp.ProgressParams(token=p.partial_token, value={"delta": text})
             ls.post(lambda: ls.protocol.notify(lsp.PROGRESS, value))
 
     work = p.work_done_token

@@ -133,7 +133,7 @@ class ChatService:
 
         on_stage("Generating")
         t2 = time.perf_counter()
-        params = GenerationParams(self._max_tokens, self._temperature)
+        params = GenerationParams(self._max_tokens, self._temperature, repeat_penalty=1.1)
         parts: list[str] = []
         for delta in model.stream_chat(prompt.messages, params, cancel):
             if not parts:

@@ -27,6 +27,8 @@ class GenerationParams:
     max_tokens: int = 64
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    # Small models loop on their own phrases in long answers; a mild penalty breaks that.
+    repeat_penalty: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError
 
 log = logging.getLogger(__name__)
+
+# llama-cpp-python swaps fds 1 and 2 for /dev/null while it loads a model and swaps them back
+# after; two loads at once can restore each other's /dev/null for good. One load at a time.
+_LOAD_LOCK = threading.Lock()
 
 # Candidate FIM token spellings, checked against the model's vocabulary.
 _FIM_SPELLINGS = (
@@ -87,18 +92,19 @@ class LlamaCppModel:
         self._cancel: CancelToken | None = None
         threads = n_threads or default_threads()
         try:
-            # A small n_batch keeps each llama_decode short, so cancellation lands quickly
-            # even between abort-callback checks.
-            self._llm = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=n_batch,
-                n_ubatch=n_batch,
-                n_gpu_layers=n_gpu_layers,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
+            with _LOAD_LOCK:
+                # A small n_batch keeps each llama_decode short, so cancellation lands
+                # quickly even between abort-callback checks.
+                self._llm = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_batch=n_batch,
+                    n_ubatch=n_batch,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
                 f"models.{role}.model: llama.cpp could not load {path} ({exc}); the file may be "
@@ -151,9 +157,7 @@ class LlamaCppModel:
         rendered = self._chat_formatter(messages=list(messages))
         stops = tuple(params.stop) + tuple(rendered.stop or ())
         tokens = self._llm.tokenize(rendered.prompt.encode(), add_bos=False, special=True)
-        return self._generate(
-            tokens, GenerationParams(params.max_tokens, params.temperature, stops), cancel
-        )
+        return self._generate(tokens, replace(params, stop=stops), cancel)
 
     def _generate(
         self, tokens: list[int], params: GenerationParams, cancel: CancelToken
@@ -190,7 +194,7 @@ class LlamaCppModel:
                 top_k=40 if params.temperature > 0 else 1,
                 top_p=0.95,
                 min_p=0.05,
-                repeat_penalty=1.0,
+                repeat_penalty=params.repeat_penalty,
             )
             for token in gen:
                 cancel.raise_if_cancelled()

@@ -25,6 +25,7 @@ class SentenceTransformerEmbedder:
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bars on stderr
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -41,7 +42,11 @@ class SentenceTransformerEmbedder:
         self._prefix = {"query": query_prefix, "document": document_prefix}
         self._batch_size = batch_size
         self._lock = threading.Lock()
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
         self._dimension = int(dim or len(self.embed(["x"], "document")[0]))
 
     @property

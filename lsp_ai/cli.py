@@ -1,0 +1,304 @@
+"""The `lsp-ai` command line: the server, and the same services for a terminal.
+
+Every subcommand reports a problem as one line on stderr and a non-zero exit; `--debug`
+shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
+
+from lsp_ai import __version__
+
+log = logging.getLogger("lsp_ai.cli")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line naming the problem and the fix, instead of argparse's usage dump.
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lsp-ai", description="Local-first AI coding assistant (language server).")
+    p.add_argument("--version", action="version", version=f"lsp-ai {__version__}")
+    p.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
+    p.add_argument("-v", "--verbose", action="store_true", help="info-level logs on stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    s = sub.add_parser("serve", help="run the language server on stdio")
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    s.add_argument("--stdio", action="store_true", help="stdio transport (the default)")
+
+    s = sub.add_parser("index", help="build or update the index of ROOT")
+    s.add_argument("root", nargs="?", default=".", type=Path)
+
+    s = sub.add_parser("search", help="search the index")
+    s.add_argument("query")
+    s.add_argument("--root", default=".", type=Path)
+    s.add_argument("-k", type=int, default=8, help="number of hits (default 8)")
+    s.add_argument("--json", action="store_true", help="print hits as a JSON array")
+
+    s = sub.add_parser("ask", help="ask a question about the code in ROOT")
+    s.add_argument("question")
+    s.add_argument("--root", default=".", type=Path)
+
+    s = sub.add_parser("complete", help="one completion at a 0-based position")
+    s.add_argument("file", type=Path)
+    s.add_argument("--line", type=int, required=True)
+    s.add_argument("--character", type=int, required=True)
+
+    s = sub.add_parser("models", help="the model each role resolves to, and local GGUF files")
+    s.add_argument("--root", default=".", type=Path)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("doctor", help="check models, grammars, ctags and the index folder")
+    s.add_argument("--root", default=".", type=Path)
+    return p
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _root(path: Path) -> Path:
+    root = path.expanduser()
+    if not root.is_dir():
+        raise CliError(f"{path} is not a folder; pass the root of a workspace")
+    return root.resolve()
+
+
+def _config(root: Path | None) -> Any:
+    from lsp_ai.config import load_config
+
+    cfg, problems = load_config(root)
+    for problem in problems:
+        print(f"lsp-ai: config: {problem}", file=sys.stderr)
+    return cfg
+
+
+def _services(root: Path) -> Any:
+    from lsp_ai.services import Services
+
+    return Services(_config(root), [root])
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    """A one-line progress bar on a terminal; silent when stderr is not a TTY."""
+    if not sys.stderr.isatty():
+        return lambda done, total: None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        fill = int(width * done / total) if total else width
+        sys.stderr.write(f"\r{label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lsp_ai.server import server
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise CliError(f"--tcp takes HOST:PORT, got {args.tcp!r}")
+        server.start_tcp(host, int(port))
+    else:
+        server.start_io(sys.stdin.buffer, _private_stdout())
+    return 0
+
+
+def _private_stdout() -> BinaryIO:
+    """Give the protocol a stdout of its own and point fd 1 at stderr.
+
+    Native libraries print to fd 1, and llama-cpp-python points fd 1 at /dev/null while it
+    loads a model; either would corrupt or swallow LSP messages written to the real stdout.
+    """
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return channel
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    root = _root(args.root)
+    svc = _services(root)
+    started = time.perf_counter()
+    count = svc.index.build(_progress("Indexing"))
+    stats = svc.index.stats()
+    took = time.perf_counter() - started
+    print(
+        f"indexed {count} files into {stats['chunks']} chunks in {took:.1f}s "
+        f"({svc.index.skipped} skipped) [{svc.index.name} index]"
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if args.k <= 0:
+        raise CliError("-k must be a positive integer")
+    svc = _services(_root(args.root))
+    hits = svc.index.search(args.query, args.k)
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], indent=2))
+        return 0
+    if not hits:
+        print("no matches")
+    for h in hits:
+        name = f"  {h.symbol}" if h.symbol else ""
+        print(f"{h.score:8.3f}  {h.path}:{h.start_line + 1}-{h.end_line + 1}{name}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from lsp_ai.chat.service import ChatRequest
+    from lsp_ai.concurrency import CancelToken
+
+    svc = _services(_root(args.root))
+    if svc.index.name == "lexical":
+        print("(retrieval: plain BM25 text search over the workspace)", file=sys.stderr)
+
+    def write(delta: str) -> None:
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+
+    token = CancelToken()
+    try:
+        result = svc.chat.chat(ChatRequest(args.question), write, token)
+    except KeyboardInterrupt:
+        token.cancel()
+        print("\n(interrupted)", file=sys.stderr)
+        return 130
+    print()
+    if result.sources:
+        print("\nSources:")
+        for s in result.sources:
+            print(f"  {s.path}:{s.start_line + 1}-{s.end_line + 1}  (score {s.score:.2f})")
+    else:
+        print("\nSources: none found in the index")
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from lsp_ai.completion.service import CompletionRequest
+    from lsp_ai.concurrency import CancelToken
+    from lsp_ai.index.discover import read_text
+
+    path = args.file.expanduser()
+    if not path.is_file():
+        raise CliError(f"{args.file}: no such file")
+    if args.line < 0 or args.character < 0:
+        raise CliError("--line and --character are 0-based and must be >= 0")
+    text = read_text(path)
+    svc = _services(path.resolve().parent)
+    req = CompletionRequest(text, args.line, args.character, path.name)
+    result = svc.completion.complete(req, CancelToken())
+    print(result.text)
+    return 0 if result.text else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from lsp_ai.config import config_to_dict
+    from lsp_ai.inference.base import ModelError
+    from lsp_ai.inference.discovery import find_gguf_files, resolve_gguf
+
+    cfg = _config(_root(args.root))
+    roles: dict[str, Any] = {}
+    for role in ("completion", "chat"):
+        section = getattr(cfg.models, role)
+        entry: dict[str, Any] = {"backend": section.backend, "model": section.model}
+        if section.backend == "llama_cpp":
+            try:
+                entry["path"] = str(resolve_gguf(section.model, f"models.{role}.model"))
+            except ModelError as exc:
+                entry["error"] = str(exc)
+        roles[role] = entry
+    emb = cfg.models.embedding
+    roles["embedding"] = {"backend": emb.backend, "model": emb.model}
+    if emb.model == "default":
+        from lsp_ai.inference.discovery import embedded_embedding_dir
+
+        try:
+            roles["embedding"]["path"] = str(embedded_embedding_dir())
+        except ModelError as exc:
+            roles["embedding"]["error"] = str(exc)
+    files = find_gguf_files()
+    if args.json:
+        out = {
+            "roles": roles,
+            "gguf_files": [
+                {"path": str(f.path), "size": f.size, "source": f.source} for f in files
+            ],
+            "config": config_to_dict(cfg),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    for role, entry in roles.items():
+        where = entry.get("path") or entry.get("error", "")
+        print(f"{role:<11} {entry['backend']:<22} {entry['model']:<10} {where}")
+    print("\nLocal GGUF files:")
+    for f in files:
+        print(f"  {f.size / 1e6:8.1f} MB  {f.source:<22} {f.path}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from lsp_ai.doctor import run_checks
+
+    failed = 0
+    for ok, name, detail in run_checks(_root(args.root)):
+        failed += not ok
+        print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    return 1 if failed else 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": cmd_serve,
+    "index": cmd_index,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "complete": cmd_complete,
+    "models": cmd_models,
+    "doctor": cmd_doctor,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from lsp_ai.logs import setup_logging
+
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    setup_logging(level, log_file=args.command == "serve")
+    from lsp_ai.inference.base import ModelError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, ModelError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"lsp-ai: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

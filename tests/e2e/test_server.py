@@ -1,0 +1,284 @@
+"""The real server over stdio, driven by a real LSP client, on the real embedded models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+
+from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc, send_raw
+
+pytestmark = pytest.mark.e2e
+
+HIT_KEYS = {"path", "startLine", "endLine", "symbol", "kind", "language", "score", "text"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(workspace: Path, home: Path) -> AsyncIterator[RecordingClient]:
+    async with lsp_session(workspace, home) as c:
+        yield c
+
+
+async def execute(client: RecordingClient, command: str, *args: object) -> object:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command=command, arguments=list(args))
+    )
+
+
+async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
+    assert client.init_result is not None
+    caps = client.init_result.capabilities
+    assert caps.inline_completion_provider
+    assert caps.completion_provider is not None
+    assert caps.code_action_provider
+    assert caps.execute_command_provider is not None
+    assert set(caps.execute_command_provider.commands) >= {
+        "lsp-ai.search",
+        "lsp-ai.reindex",
+        "lsp-ai.status",
+    }
+    sync = caps.text_document_sync
+    assert isinstance(sync, lsp.TextDocumentSyncOptions)
+    assert sync.change == lsp.TextDocumentSyncKind.Incremental
+    assert sync.open_close and sync.save
+    assert caps.workspace and caps.workspace.workspace_folders
+    assert caps.workspace.workspace_folders.supported
+
+
+async def test_status_reports_models_without_blocking(client: RecordingClient) -> None:
+    status = await execute(client, "lsp-ai.status")
+    assert isinstance(status, dict)
+    assert {"indexedFiles", "chunks", "pending", "models"} <= set(status)
+    assert set(status["models"]) == {"completion", "chat", "embedding"}
+    # The embedder is only loaded when something needs it, never at start-up.
+    assert status["models"]["embedding"]["state"] == "unloaded"
+
+
+async def test_indexing_reports_work_done_progress(client: RecordingClient) -> None:
+    def ended(c: RecordingClient) -> bool:
+        return any(
+            v and v[0].get("title") == "Indexing" and v[-1].get("kind") == "end"
+            for v in c.work_done.values()
+        )
+
+    await client.wait_for_progress(ended)
+    reports = next(v for v in client.work_done.values() if v[0].get("title") == "Indexing")
+    assert reports[0]["kind"] == "begin"
+    assert any("percentage" in r for r in reports if r["kind"] == "report")
+
+
+async def test_inline_completion_from_the_embedded_model(
+    client: RecordingClient, workspace: Path
+) -> None:
+    path = workspace / "shop" / "scratch.py"
+    text = "def add(a, b):\n    return "
+    uri = open_doc(client, path, text)
+    result = await client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=1, character=11),
+            context=lsp.InlineCompletionContext(
+                trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert isinstance(result, lsp.InlineCompletionList)
+    assert result.items, "the model produced no completion"
+    item = result.items[0]
+    assert isinstance(item.insert_text, str) and item.insert_text.strip()
+    assert "\n" not in item.insert_text  # mid-expression: one line
+    assert item.range is not None and item.range.start == lsp.Position(line=1, character=11)
+
+
+async def test_plain_completion_for_editors_without_ghost_text(
+    client: RecordingClient, workspace: Path
+) -> None:
+    path = workspace / "shop" / "scratch2.py"
+    uri = open_doc(client, path, "import os\n\nprint(os.path.jo")
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=2, character=16),
+        )
+    )
+    assert isinstance(result, lsp.CompletionList)
+    assert result.items
+    edit = result.items[0].text_edit
+    assert isinstance(edit, lsp.TextEdit)
+    # The edit replaces the word being typed, so editors' prefix filtering keeps the item.
+    assert edit.range.start == lsp.Position(line=2, character=14)
+    assert edit.new_text.startswith("jo")
+
+
+async def test_completion_for_a_document_never_opened_is_an_error(
+    client: RecordingClient, workspace: Path
+) -> None:
+    with pytest.raises(JsonRpcException, match="not open"):
+        await client.text_document_inline_completion_async(
+            lsp.InlineCompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=(workspace / "nope.py").as_uri()),
+                position=lsp.Position(line=0, character=0),
+                context=lsp.InlineCompletionContext(
+                    trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+    assert await execute(client, "lsp-ai.status")  # still serving
+
+
+async def test_old_trigger_kind_numbering_is_accepted(
+    client: RecordingClient, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "shop" / "scratch3.py", "x = 1\ny = ")
+    # Pre-3.18 clients send Invoked=0; pygls would reject it without our converter hook.
+    raw = {
+        "textDocument": {"uri": uri},
+        "position": {"line": 1, "character": 4},
+        "context": {"triggerKind": 0},
+    }
+    result = await send_raw(client, "textDocument/inlineCompletion", raw)
+    assert result is not None
+
+
+async def test_search_command_returns_spec_hits(client: RecordingClient) -> None:
+    hits = await execute(client, "lsp-ai.search", "restock item amount", 3)
+    assert isinstance(hits, list) and 0 < len(hits) <= 3
+    assert all(set(h) == HIT_KEYS for h in hits)
+    assert hits[0]["path"] == "shop/inventory.py"
+    assert hits == sorted(hits, key=lambda h: -h["score"])
+
+
+async def test_secrets_and_ignored_files_are_never_searchable(client: RecordingClient) -> None:
+    for query in ("SECRET_TOKEN do-not-index-me-4242", "do-not-index-log debug output"):
+        hits = await execute(client, "lsp-ai.search", query, 10)
+        assert isinstance(hits, list)
+        assert not any(h["path"] in (".env", "debug.log") for h in hits)
+
+
+async def test_bad_search_arguments_are_rejected(client: RecordingClient) -> None:
+    with pytest.raises(JsonRpcException, match="query must be a non-empty string"):
+        await execute(client, "lsp-ai.search", 42)
+
+
+async def test_reindex_returns_at_once(client: RecordingClient) -> None:
+    assert await execute(client, "lsp-ai.reindex") == {"started": True}
+
+
+async def test_saved_change_becomes_searchable(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "shop" / "shipping.py"
+    path.write_text("def shipping_quote_zanzibar(weight):\n    return weight * 3\n")
+    client.text_document_did_save(
+        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=path.as_uri()))
+    )
+    await wait_for_hit(client, "shipping quote zanzibar", "shop/shipping.py")
+
+
+async def test_unsaved_buffer_becomes_searchable(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "shop" / "returns.py"
+    path.write_text("")
+    uri = open_doc(client, path, "")
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(
+                        start=lsp.Position(line=0, character=0),
+                        end=lsp.Position(line=0, character=0),
+                    ),
+                    text="def refund_parcel_quokka(order):\n    pass\n",
+                )
+            ],
+        )
+    )
+    await wait_for_hit(client, "refund parcel quokka", "shop/returns.py")
+    assert path.read_text() == ""  # indexing an unsaved buffer never writes the file
+
+
+async def wait_for_hit(client: RecordingClient, query: str, path: str) -> None:
+    """Poll search until the change shows (the server promises 2 s; allow slack on CI)."""
+    async with asyncio.timeout(15):
+        while True:
+            hits = await execute(client, "lsp-ai.search", query, 3)
+            if isinstance(hits, list) and hits and hits[0]["path"] == path:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_chat_streams_deltas_and_cites_sources(
+    client: RecordingClient, workspace: Path
+) -> None:
+    result = await client.protocol.send_request_async(
+        "$/chat",
+        {
+            "message": "What does restock_item do with the amount?",
+            "partialResultToken": "chat-1",
+            "workDoneToken": "chat-1-work",
+        },
+    )
+    assert result["content"].strip()
+    # Every streamed piece arrived before the result, and together they are the answer.
+    assert client.chat_text("chat-1").strip() == result["content"]
+    paths = [s["path"] for s in result["sources"]]
+    assert "shop/inventory.py" in paths
+    src = next(s for s in result["sources"] if s["path"] == "shop/inventory.py")
+    assert src["uri"] == (workspace / "shop" / "inventory.py").as_uri()
+    assert 0 <= src["startLine"] <= src["endLine"]
+    stages = client.work_done["chat-1-work"]
+    assert stages[0]["kind"] == "begin" and stages[-1]["kind"] == "end"
+
+    # The same session continues the conversation.
+    follow = await client.protocol.send_request_async(
+        "$/chat", {"message": "And what if it is negative?", "sessionId": result["sessionId"]}
+    )
+    assert follow["sessionId"] == result["sessionId"]
+
+
+async def test_chat_cancel_fails_with_request_cancelled(client: RecordingClient) -> None:
+    future = client.protocol.send_request(
+        "$/chat", {"message": "Explain every function in this repository in detail."}
+    )
+    await asyncio.sleep(0.5)  # let generation start
+    msg_id = next(k for k, v in client.protocol._request_futures.items() if v is future)
+    client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+    with pytest.raises(JsonRpcException) as info:
+        await asyncio.wrap_future(future)
+    assert info.value.code == -32800
+    assert await execute(client, "lsp-ai.status")  # still serving
+
+
+async def test_chat_rejects_bad_params(client: RecordingClient) -> None:
+    with pytest.raises(JsonRpcException, match="message"):
+        await client.protocol.send_request_async("$/chat", {"message": 3})
+
+
+async def test_unknown_method_is_method_not_found(client: RecordingClient) -> None:
+    with pytest.raises(JsonRpcException) as info:
+        await client.protocol.send_request_async("$/noSuchThing", {})
+    assert info.value.code == -32601
+
+
+async def test_bad_setting_is_reported_and_last_good_config_kept(
+    client: RecordingClient, workspace: Path
+) -> None:
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"lsp-ai": {"completion": {"max_tokens": -1}}})
+    )
+    await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+    assert any("completion.max_tokens" in m.message for m in client.messages)
+    uri = open_doc(client, workspace / "shop" / "scratch4.py", "def mul(a, b):\n    return ")
+    result = await client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=1, character=11),
+            context=lsp.InlineCompletionContext(
+                trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert result is not None and result.items
