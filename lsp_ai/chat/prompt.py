@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from lsp_ai.inference.base import ChatMessage
 from lsp_ai.prompts import read_prompt
+
+
+def quoteattr(value: str) -> str:
+    """Always double-quoted (saxutils switches quote styles), with `"`, `<`, `>`, `&` escaped."""
+    return '"' + escape(value, {'"': "&quot;"}) + '"'
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""The `lsp-ai` command line, run as a user would, on the real embedded models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import isolated_env
+
+pytestmark = pytest.mark.e2e
+
+
+def run(
+    home: Path, *args: str, cwd: Path | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lsp_ai", *args],
+        capture_output=True,
+        text=True,
+        env=isolated_env(home),
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def test_help_lists_every_command(home: Path) -> None:
+    out = run(home, "--help")
+    assert out.returncode == 0
+    for command in ("serve", "index", "search", "ask", "complete", "models", "doctor"):
+        assert command in out.stdout
+
+
+def test_unknown_flag_is_one_clear_line(home: Path) -> None:
+    out = run(home, "search", "x", "--bogus")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "--bogus" in lines[0] and "--help" in lines[0]
+
+
+def test_ask_answers_from_the_local_model_with_sources(home: Path, workspace: Path) -> None:
+    out = run(home, "ask", "How does restock_item change the quantity?", "--root", str(workspace))
+    assert out.returncode == 0, out.stderr
+    answer, _, sources = out.stdout.partition("\nSources:")
+    assert answer.strip(), "the model printed no answer"
+    assert "shop/inventory.py:" in sources
+    assert "Traceback" not in out.stderr
+
+
+def test_search_json_has_the_spec_shape(home: Path, workspace: Path) -> None:
+    out = run(
+        home, "search", "apply discount percent", "--root", str(workspace), "-k", "2", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    hits = json.loads(out.stdout)
+    assert 0 < len(hits) <= 2
+    assert hits[0]["path"] == "shop/pricing.py"
+    assert set(hits[0]) == {
+        "path",
+        "startLine",
+        "endLine",
+        "symbol",
+        "kind",
+        "language",
+        "score",
+        "text",
+    }
+
+
+def test_index_prints_a_summary(home: Path, workspace: Path) -> None:
+    out = run(home, "index", str(workspace))
+    assert out.returncode == 0, out.stderr
+    assert "indexed" in out.stdout and "files" in out.stdout
+
+
+def test_complete_prints_a_completion(home: Path, tmp_path: Path) -> None:
+    src = tmp_path / "m.py"
+    src.write_text("def square(x):\n    return ")
+    out = run(home, "complete", str(src), "--line", "1", "--character", "11")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()
+    assert src.read_text() == "def square(x):\n    return "  # never writes the file
+
+
+def test_models_lists_the_embedded_defaults(home: Path) -> None:
+    out = run(home, "models", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["roles"]["completion"]["path"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert data["roles"]["embedding"]["path"].endswith("model")
+    assert any(f["source"].startswith("embedded") for f in data["gguf_files"])
+
+
+def test_corrupt_model_file_is_named_with_its_fix(home: Path, tmp_path: Path) -> None:
+    bogus = tmp_path / "broken.gguf"
+    bogus.write_bytes(b"not a model at all")
+    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{bogus}"\n')
+    src = tmp_path / "m.py"
+    src.write_text("x = ")
+    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    assert out.returncode == 1
+    line = out.stderr.strip().splitlines()[-1]
+    assert "models.completion.model" in line and "not a GGUF file" in line
+    assert "Traceback" not in out.stderr
+
+
+def test_truncated_gguf_is_reported_not_crashed(home: Path, tmp_path: Path) -> None:
+    from lsp_ai.inference.discovery import embedded_gguf
+
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(embedded_gguf().read_bytes()[:100_000])
+    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{truncated}"\n')
+    src = tmp_path / "m.py"
+    src.write_text("x = ")
+    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "models.completion.model" in out.stderr and "could not load" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_model_file_is_named(home: Path, tmp_path: Path) -> None:
+    (tmp_path / ".lsp-ai.toml").write_text('[models.completion]\nmodel = "/nowhere/m.gguf"\n')
+    src = tmp_path / "m.py"
+    src.write_text("x = ")
+    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "models.completion.model: no such file /nowhere/m.gguf" in out.stderr
+
+
+def test_unreadable_config_is_reported_and_defaults_used(home: Path, tmp_path: Path) -> None:
+    (tmp_path / ".lsp-ai.toml").write_text("[models.completion\nn_ctx = ")
+    out = run(home, "models", "--root", str(tmp_path))
+    assert out.returncode == 0
+    assert ".lsp-ai.toml" in out.stderr and "cannot read config" in out.stderr
+    assert "SmolLM2" in out.stdout
+
+
+def test_doctor_checks_the_environment(home: Path, workspace: Path) -> None:
+    out = run(home, "doctor", "--root", str(workspace))
+    assert "[ok] completion model" in out.stdout
+    assert "[ok] embedding model" in out.stdout
+    assert "[ok] tree-sitter grammars" in out.stdout
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_python_dash_m_matches_the_console_script(home: Path) -> None:
+    out = run(home, "--version")
+    assert out.returncode == 0 and out.stdout.startswith("lsp-ai ")
