@@ -15,7 +15,7 @@ class Cancelled(Exception):
     """Raised by model work that stopped because its token was cancelled."""
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: tokens live in sets
 class CancelToken:
     """A thread-safe flag that one side sets and the worker polls."""
 

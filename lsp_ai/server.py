@@ -83,6 +83,7 @@ class LspAiServer(LanguageServer):
         self.chat_pool = ThreadPoolExecutor(1, thread_name_prefix="chat")
         self.index_pool = ThreadPoolExecutor(1, thread_name_prefix="index")
         self.latest = LatestWins()
+        self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
         self.index_job: asyncio.Future[Any] | None = None
 
@@ -118,11 +119,14 @@ class LspAiServer(LanguageServer):
     ) -> T:
         """Run `fn(token)` in `pool`; if this task is cancelled, cancel the token too."""
         loop = asyncio.get_running_loop()
+        self.active.add(token)
         try:
             return await loop.run_in_executor(pool, fn, token)
         except asyncio.CancelledError:
             token.cancel("$/cancelRequest")
             raise
+        finally:
+            self.active.discard(token)
 
     def apply_config(self, settings: dict[str, Any] | None) -> None:
         root = self.svc.roots[0] if self.services else None
@@ -267,6 +271,8 @@ def on_change_folders(ls: LspAiServer, params: lsp.DidChangeWorkspaceFoldersPara
 def on_shutdown(ls: LspAiServer, params: None) -> None:
     for handle in ls.pending_changes.values():
         handle.cancel()
+    for token in list(ls.active):
+        token.cancel("shutdown")  # worker threads finish their current token and return
     for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool):
         pool.shutdown(wait=False, cancel_futures=True)
     if ls.services is not None:

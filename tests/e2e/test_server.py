@@ -269,7 +269,8 @@ async def test_bad_setting_is_reported_and_last_good_config_kept(
     client.workspace_did_change_configuration(
         lsp.DidChangeConfigurationParams(settings={"lsp-ai": {"completion": {"max_tokens": -1}}})
     )
-    await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+    async with asyncio.timeout(30):
+        await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
     assert any("completion.max_tokens" in m.message for m in client.messages)
     uri = open_doc(client, workspace / "shop" / "scratch4.py", "def mul(a, b):\n    return ")
     result = await client.text_document_inline_completion_async(
@@ -282,3 +283,58 @@ async def test_bad_setting_is_reported_and_last_good_config_kept(
         )
     )
     assert result is not None and result.items
+
+
+async def test_completion_is_served_while_a_chat_generates(
+    client: RecordingClient, workspace: Path
+) -> None:
+    chat = client.protocol.send_request(
+        "$/chat",
+        {"message": "Describe every class and function in this shop.", "partialResultToken": "c2"},
+    )
+    await client.wait_for_progress(lambda c: bool(c.deltas.get("c2")))
+    uri = open_doc(client, workspace / "shop" / "scratch5.py", "def sub(a, b):\n    return ")
+    result = await client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=1, character=11),
+            context=lsp.InlineCompletionContext(
+                trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert result is not None and result.items
+    # Chat pauses while a completion runs, so the completion cannot queue behind it.
+    assert not chat.done(), "the chat finished first: the completion waited behind it"
+    await asyncio.wrap_future(chat)
+
+
+async def test_live_config_reload_applies_index_exclude(client: RecordingClient) -> None:
+    hits = await execute(client, "lsp-ai.search", "apply discount percent", 3)
+    assert isinstance(hits, list) and hits[0]["path"] == "shop/pricing.py"
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(
+            settings={"lsp-ai": {"index": {"exclude": ["pricing.py"]}}}
+        )
+    )
+    async with asyncio.timeout(15):
+        while True:
+            hits = await execute(client, "lsp-ai.search", "apply discount percent", 3)
+            assert isinstance(hits, list)
+            if all(h["path"] != "shop/pricing.py" for h in hits):
+                break
+            await asyncio.sleep(0.1)
+
+
+async def test_bad_initialization_options_are_reported(workspace: Path, home: Path) -> None:
+    async with lsp_session(
+        workspace, home, init_options={"models": {"completion": {"n_ctx": "big"}}}
+    ) as c:
+        async with asyncio.timeout(30):
+            while not c.messages:  # it may already have arrived during initialize
+                await c.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+        assert any(
+            "initializationOptions" in m.message and "models.completion.n_ctx" in m.message
+            for m in c.messages
+        )
+        assert await execute(c, "lsp-ai.status")

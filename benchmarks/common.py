@@ -1,0 +1,92 @@
+"""Helpers shared by the benchmark scripts: a real server over stdio, percentiles, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.client import LanguageClient
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(pick(0.95), 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": len(os.sched_getaffinity(0)),
+    }
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    folder = RESULTS / time.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
+    return path
+
+
+@asynccontextmanager
+async def server(root: Path) -> AsyncIterator[tuple[LanguageClient, float]]:
+    """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms."""
+    home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
+    env = dict(os.environ, HOME=str(home), LSP_AI_CONFIG=str(home / "none.toml"))
+    client = LanguageClient("lsp-ai-bench", "0")
+
+    @client.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)
+    def _create(params: Any) -> None:
+        return None
+
+    @client.feature(lsp.PROGRESS)
+    def _progress(params: Any) -> None:
+        return None
+
+    @client.feature(lsp.WINDOW_LOG_MESSAGE)
+    def _log(params: Any) -> None:
+        return None
+
+    await client.start_io(sys.executable, "-m", "lsp_ai", "serve", env=env)
+    started = time.perf_counter()
+    await client.initialize_async(
+        lsp.InitializeParams(
+            capabilities=lsp.ClientCapabilities(
+                window=lsp.WindowClientCapabilities(work_done_progress=True)
+            ),
+            root_uri=root.as_uri(),
+            process_id=os.getpid(),
+        )
+    )
+    init_ms = (time.perf_counter() - started) * 1000
+    client.initialized(lsp.InitializedParams())
+    try:
+        yield client, init_ms
+    finally:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()

@@ -1,0 +1,89 @@
+"""Server start-up and chat cancellation on the embedded defaults.
+
+- `initialize` round trip, and how long after it the completion and chat models are ready
+  (they load in the background, so `initialize` must not wait for them);
+- `$/chat` cancellation: time from sending `$/cancelRequest` to receiving the -32800 error,
+  cancelling at several points (during prompt evaluation and during generation).
+
+Run: `python -m benchmarks.server_lifecycle [--runs N]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+
+from benchmarks.common import percentiles, server, write_result
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def status(client: Any) -> dict[str, Any]:
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
+    )
+    return result
+
+
+async def startup_run() -> tuple[float, float]:
+    async with server(ROOT) as (client, init_ms):
+        started = time.perf_counter()
+        while True:
+            models = (await status(client))["models"]
+            states = [models[r]["state"] for r in ("completion", "chat")]
+            if all(s == "ready" for s in states):
+                break
+            await asyncio.sleep(0.02)
+        return init_ms, (time.perf_counter() - started) * 1000
+
+
+async def cancel_runs(delays: list[float]) -> list[float]:
+    latencies = []
+    async with server(ROOT) as (client, _):
+        for delay in delays:
+            future = client.protocol.send_request(
+                "$/chat", {"message": "Explain how completion requests are cancelled."}
+            )
+            await asyncio.sleep(delay)
+            msg_id = next(k for k, v in client.protocol._request_futures.items() if v is future)
+            sent = time.perf_counter()
+            client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+            try:
+                await asyncio.wrap_future(future)
+                continue  # finished before the cancel landed: not a cancellation sample
+            except JsonRpcException as exc:
+                assert exc.code == -32800, exc
+            latencies.append((time.perf_counter() - sent) * 1000)
+    return latencies
+
+
+async def main(runs: int) -> None:
+    inits, ready = [], []
+    for _ in range(runs):
+        init_ms, ready_ms = await startup_run()
+        inits.append(init_ms)
+        ready.append(ready_ms)
+    delays = [0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0][: max(4, runs * 2)]
+    cancels = await cancel_runs(delays)
+    data = {
+        "initialize_ms": percentiles(inits),
+        "models_ready_after_initialize_ms": percentiles(ready),
+        "chat_cancel_to_error_ms": percentiles(cancels),
+        "cancel_delays_s": delays,
+    }
+    path = write_result("server_lifecycle", data)
+    for key, value in data.items():
+        print(f"{key:36} {value}")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    asyncio.run(main(parser.parse_args().runs))

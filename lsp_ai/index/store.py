@@ -1,0 +1,735 @@
+"""On-disk chunk store: one embedded LanceDB database per workspace root.
+
+The store keeps two tables in ``db_dir``:
+
+* ``chunks_<model>_<dim>`` — one row per chunk with its embedding. The name carries the
+  embedding model and dimension so vectors of different models can never be compared.
+* ``files`` — the per-file manifest (content hash, size, mtime, chunk count) the indexer
+  diffs against the disk to decide what to re-index.
+
+Why the manifest is a LanceDB table rather than a JSON file: an update of N files costs one
+small versioned commit proportional to N, instead of rewriting (and fsyncing) a JSON
+document proportional to the whole workspace on every save; it also lives in the same
+crash-safe, versioned store as the chunks, and is dropped together with them on a rebuild.
+
+Crash safety rests on LanceDB's commit model: every write (``add``, ``delete``,
+``merge_insert``, ``optimize``) publishes a new table version atomically, so a process
+killed mid-write leaves the previous version readable. Across the two tables a batch is
+written in three commits::
+
+    1. manifest: mark the batch's files *pending*   (file_hash = "")
+    2. chunks:   one merge_insert that inserts new rows and deletes the files' stale rows
+    3. manifest: record the files' final state
+
+A kill between any two commits leaves the files pending, which the indexer sees as stale
+and redoes; a completed manifest entry therefore always describes exactly the chunks
+stored for that path. ``meta.json`` (written atomically) records which model, dimension
+and schema the database was built with; opening with different ones starts clean.
+
+Concurrency: writes and index maintenance hold one ``threading.RLock``. Searches do not:
+every LanceDB query reads one committed table version (Lance is multi-version, readers
+never see a half-applied commit), and because a batch replaces chunks in a single
+``merge_insert`` commit a concurrent search sees either the old or the new chunks of a
+file, never both. Only one *process* should write a database at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.expr import col
+from lancedb.index import FTS
+from lancedb.query import FullTextOperator, LanceVectorQueryBuilder, MatchQuery
+
+from lsp_ai.index.hits import SearchHit
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+META_FILE = "meta.json"
+FILES_TABLE = "files"
+RRF_K = 60
+"""Reciprocal-rank-fusion constant; 60 is the value from Cormack et al. (2009)."""
+
+_FTS_COLUMN = "embed_text"
+_MAX_QUERY_TERMS = 64  # bounds the cost of pasting a whole file into the search box
+_MIN_FUSION_DEPTH = 50  # candidates taken from each list before fusing
+_PRUNE_AFTER = timedelta(hours=1)  # old versions kept for slow readers in other processes
+_FTS_STALE_ROWS = 1000  # unindexed rows FTS may flat-scan before the index is refreshed
+_MAX_COMMITS = 64  # chunk-table commits between compactions (each adds small files)
+_IN_LIST_CHUNK = 1000  # values per SQL IN (...) list
+_PENDING = ""  # file_hash of a manifest entry whose update has not finished
+_FIX_HINT = (
+    "Make the directory writable and check the disk has free space, "
+    "or set index.db_path to another location."
+)
+_HIT_COLUMNS = (
+    "path",
+    "start_line",
+    "end_line",
+    "language",
+    "kind",
+    "symbol",
+    "scope",
+    "text",
+    "embed_text",
+    "content_hash",
+)
+
+
+class StoreError(Exception):
+    """The index database cannot be opened, read or written; the message says how to fix it."""
+
+
+class ChunkRow(Protocol):
+    """What the store needs from a chunk: its fields plus its embedding."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def start_line(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def symbol(self) -> str | None: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def embed_text(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def vector(self) -> Sequence[float]: ...
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One row of the chunks table: a chunk plus its vector."""
+
+    path: str  # relative to the workspace root, posix separators
+    start_line: int  # 0-based inclusive
+    end_line: int
+    language: str
+    kind: str
+    symbol: str | None
+    scope: str
+    text: str  # what a hit shows
+    embed_text: str  # what was embedded; also what full-text search matches
+    content_hash: str  # sha256 hex of embed_text
+    vector: Sequence[float]
+
+    @classmethod
+    def from_chunk(cls, chunk: Any, vector: Sequence[float]) -> ChunkRecord:
+        """Pair any object with the chunk attributes (the chunker's dataclass) with a vector."""
+        names = [f.name for f in fields(cls) if f.name != "vector"]
+        return cls(**{n: getattr(chunk, n) for n in names}, vector=vector)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The manifest entry of one file, as recorded after its chunks were committed."""
+
+    path: str
+    file_hash: str
+    size: int
+    mtime_ns: int
+    chunks: int
+
+    @property
+    def pending(self) -> bool:
+        """True when an update of this file was interrupted; treat the file as stale."""
+        return self.file_hash == _PENDING
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    """Everything ``replace_files`` needs to replace one file's chunks."""
+
+    path: str
+    file_hash: str
+    size: int
+    mtime_ns: int
+    rows: Sequence[ChunkRow]
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """A search result: every stored field except the vector, plus a score (higher = better)."""
+
+    path: str
+    start_line: int
+    end_line: int
+    language: str
+    kind: str
+    symbol: str | None
+    scope: str
+    text: str
+    embed_text: str
+    content_hash: str
+    score: float
+
+    def to_search_hit(self) -> SearchHit:
+        """The protocol-facing hit the rest of the server passes around."""
+        return SearchHit(
+            self.path,
+            self.start_line,
+            self.end_line,
+            self.symbol,
+            self.kind,
+            self.language,
+            self.score,
+            self.text,
+        )
+
+
+def table_name_for(model_name: str, dimension: int) -> str:
+    """A LanceDB-safe table name unique to one embedding model and dimension.
+
+    Long names (a model given as a filesystem path) are cut and suffixed with a hash of the
+    full name so two different models never share a table.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_") or "model"
+    if len(slug) > 80:
+        digest = hashlib.sha256(model_name.encode()).hexdigest()[:10]
+        slug = f"{slug[:80]}_{digest}"
+    return f"chunks_{slug}_{dimension}"
+
+
+def fts_terms(query: str) -> str:
+    """Reduce a free-form query to plain space-separated terms.
+
+    Quotes, parentheses, colons, ``-``, ``*`` and the like carry query-syntax meaning in
+    some full-text engines; keeping only word characters means no user input can turn
+    into a syntax error, whatever the engine does with it.
+    """
+    return " ".join(re.findall(r"\w+", query)[:_MAX_QUERY_TERMS])
+
+
+def rrf_fuse(
+    ranked_lists: Sequence[Sequence[tuple[str, StoredHit]]], k: int, rrf_k: int = RRF_K
+) -> list[StoredHit]:
+    """Reciprocal rank fusion: score(d) = sum over lists of 1 / (rrf_k + rank of d).
+
+    Ranks are 1-based. Only ranks matter, so BM25 scores and cosine similarities need no
+    calibration against each other, and a row that ranks well in both lists beats a row
+    that tops only one. Ties keep the order in which rows were first seen (vector list
+    first), which makes the result deterministic.
+    """
+    scores: dict[str, float] = {}
+    hits: dict[str, StoredHit] = {}
+    for ranked in ranked_lists:
+        for rank, (key, hit) in enumerate(ranked, 1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank)
+            hits.setdefault(key, hit)
+    best = sorted(scores, key=lambda key: -scores[key])[:k]
+    return [_with_score(hits[key], scores[key]) for key in best]
+
+
+def _match_query(terms: str) -> MatchQuery:
+    """Any-term (OR), exact-term BM25 match on ``embed_text``; every option spelled out."""
+    return MatchQuery(
+        terms,
+        _FTS_COLUMN,
+        boost=1.0,
+        fuzziness=0,
+        max_expansions=50,
+        operator=FullTextOperator.OR,
+        prefix_length=0,
+        document_granularity=None,
+    )
+
+
+def _with_score(hit: StoredHit, score: float) -> StoredHit:
+    return StoredHit(**{**hit.__dict__, "score": score})
+
+
+def _chunk_schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("row_key", pa.string(), nullable=False),
+            pa.field("path", pa.string(), nullable=False),
+            pa.field("start_line", pa.int32(), nullable=False),
+            pa.field("end_line", pa.int32(), nullable=False),
+            pa.field("language", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("symbol", pa.string(), nullable=True),
+            pa.field("scope", pa.string(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("embed_text", pa.string(), nullable=False),
+            pa.field("content_hash", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
+        ]
+    )
+
+
+FILES_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("file_hash", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("mtime_ns", pa.int64(), nullable=False),
+        pa.field("chunks", pa.int32(), nullable=False),
+    ]
+)
+
+
+def _row_key(row: ChunkRow) -> str:
+    """Identity of a stored row: a hash of every field but the vector.
+
+    An unchanged chunk keeps its key, so re-writing a file leaves it untouched on disk; a
+    chunk that moved lines or changed text gets a new key and replaces the old row.
+    """
+    parts = (
+        row.path,
+        str(row.start_line),
+        str(row.end_line),
+        row.language,
+        row.kind,
+        "\x00" if row.symbol is None else row.symbol,
+        row.scope,
+        row.text,
+        row.content_hash,
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _IN_LIST_CHUNK):
+        yield list(values[start : start + _IN_LIST_CHUNK])
+
+
+def _isin_sql(column: str, values: Sequence[str]) -> str:
+    """A correctly quoted ``column IN (...)`` predicate (LanceDB's expression builder)."""
+    return col(column).isin(list(values)).to_sql()
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write via a temp file in the same directory + os.replace, so readers never see half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ChunkStore:
+    """Chunks and their vectors for one workspace root, with vector, full-text and hybrid search.
+
+    ``rebuilt`` / ``rebuild_reason`` say whether opening discarded an index built with a
+    different model, dimension or schema (every file must then be re-indexed).
+    """
+
+    def __init__(self, db_dir: Path, model_name: str, dimension: int) -> None:
+        if dimension <= 0:
+            raise ValueError(f"embedding dimension must be positive, got {dimension}")
+        self.db_dir = Path(db_dir)
+        self.model_name = model_name
+        self.dimension = dimension
+        self.table_name = table_name_for(model_name, dimension)
+        self.rebuilt = False
+        self.rebuild_reason: str | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+        self._commits_since_optimize = 0
+        self._prepare_dir()
+        with self._guard("open"):
+            self._db = lancedb.connect(str(self.db_dir))
+            self._check_meta()
+            self._chunks = self._db.create_table(
+                self.table_name, schema=_chunk_schema(dimension), exist_ok=True
+            )
+            self._files = self._db.create_table(FILES_TABLE, schema=FILES_SCHEMA, exist_ok=True)
+            self._fts_dirty = self._fts_needs_refresh()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _prepare_dir(self) -> None:
+        """Fail early, with the fix in the message, if the database directory is unusable."""
+        try:
+            self.db_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.db_dir, prefix=".probe."):
+                pass
+        except OSError as exc:
+            raise self._error("open", exc) from exc
+
+    def _check_meta(self) -> None:
+        """Start clean when the database was built by another model, dimension or schema."""
+        wanted = {
+            "model": self.model_name,
+            "dimension": self.dimension,
+            "schema_version": SCHEMA_VERSION,
+            "table": self.table_name,
+        }
+        reason = self._meta_mismatch(wanted)
+        if reason is not None:
+            log.info("rebuilding index in %s: %s", self.db_dir, reason)
+            self._db.drop_all_tables()
+            self.rebuilt, self.rebuild_reason = True, reason
+        if reason is not None or not (self.db_dir / META_FILE).exists():
+            _write_json_atomic(self.db_dir / META_FILE, wanted)
+
+    def _meta_mismatch(self, wanted: dict[str, Any]) -> str | None:
+        """Why the existing database cannot be reused, or None when it can (or is empty)."""
+        meta_path = self.db_dir / META_FILE
+        if not meta_path.exists():
+            return "meta.json is missing" if self._table_names() else None
+        try:
+            found = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return f"meta.json is unreadable ({exc})"
+        if not isinstance(found, dict):
+            return "meta.json is not an object"
+        for key in ("model", "dimension", "schema_version"):
+            if found.get(key) != wanted[key]:
+                return f"{key} changed from {found.get(key)!r} to {wanted[key]!r}"
+        return None
+
+    def _table_names(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self._db.list_tables(page_token=token)
+            names.extend(page.tables)
+            token = page.page_token
+            if not token:
+                return names
+
+    # -- errors and guards -----------------------------------------------------------------
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(f"index database at {self.db_dir}: {action} failed: {exc}. {_FIX_HINT}")
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn storage failures (permissions, full disk, corrupt files) into StoreError."""
+        if self._closed:
+            raise StoreError(f"index database at {self.db_dir} is closed")
+        try:
+            yield
+        except StoreError:
+            raise
+        except (OSError, RuntimeError) as exc:
+            raise self._error(action, exc) from exc
+
+    # -- manifest --------------------------------------------------------------------------
+
+    def file_state(self, path: str) -> FileState | None:
+        """The manifest entry of one file, or None if it was never (completely) indexed."""
+        with self._guard("read file state"):
+            rows = (
+                self._files.search()
+                .where(col("path") == path)
+                .select(list(FILES_SCHEMA.names))
+                .limit(1)
+                .to_arrow()
+                .to_pylist()
+            )
+        return FileState(**rows[0]) if rows else None
+
+    def all_files(self) -> dict[str, FileState]:
+        """Every manifest entry by path, including pending ones (their files are stale)."""
+        with self._guard("read file states"):
+            rows = self._files.search().select(list(FILES_SCHEMA.names)).limit(None).to_arrow()
+        return {r["path"]: FileState(**r) for r in rows.to_pylist()}
+
+    def _upsert_manifest(self, states: Sequence[FileState]) -> None:
+        data = pa.Table.from_pylist([s.__dict__ for s in states], schema=FILES_SCHEMA)
+        (
+            self._files.merge_insert("path")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(data)
+        )
+
+    def _mark_pending(self, paths: Sequence[str]) -> None:
+        """Invalidate the files' entries before touching their chunks (see module docstring)."""
+        self._upsert_manifest([FileState(p, _PENDING, -1, -1, -1) for p in paths])
+
+    def _commit_manifest(self, updates: Sequence[FileUpdate], counts: dict[str, int]) -> None:
+        states = [
+            FileState(u.path, u.file_hash, u.size, u.mtime_ns, counts.get(u.path, 0))
+            for u in updates
+        ]
+        self._upsert_manifest(states)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def replace_file(
+        self, path: str, file_hash: str, size: int, mtime_ns: int, rows: Sequence[ChunkRow]
+    ) -> None:
+        """Replace every chunk of one file and record the file in the manifest."""
+        self.replace_files([FileUpdate(path, file_hash, size, mtime_ns, rows)])
+
+    def replace_files(self, batch: Iterable[FileUpdate]) -> None:
+        """Replace the chunks of many files in one chunk-table commit.
+
+        Per-file table operations are slow in LanceDB (each is a versioned commit), so a
+        batch costs three commits however many files it holds: mark pending, one
+        ``merge_insert`` keyed on the row identity (inserts new rows, leaves unchanged rows
+        alone, deletes the files' rows that are no longer produced), record the manifest.
+        """
+        updates = list({u.path: u for u in batch}.values())  # last update of a path wins
+        if not updates:
+            return
+        data, counts = self._rows_table(updates)
+        paths = [u.path for u in updates]
+        with self._lock, self._guard("write"):
+            self._mark_pending(paths)
+            self._commit_chunks(paths, data)
+            self._note_chunk_commit()
+            self._commit_manifest(updates, counts)
+
+    def _commit_chunks(self, paths: Sequence[str], data: pa.Table) -> None:
+        stale = col("path").isin(list(paths))
+        (
+            self._chunks.merge_insert("row_key")
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(stale)
+            .execute(data)
+        )
+
+    def _rows_table(self, updates: Sequence[FileUpdate]) -> tuple[pa.Table, dict[str, int]]:
+        """Validate rows and turn them into one Arrow table; also count rows per file."""
+        rows: dict[str, ChunkRow] = {}
+        counts: dict[str, int] = {}
+        for update in updates:
+            for row in update.rows:
+                if row.path != update.path:
+                    raise ValueError(f"row of {row.path!r} given in the update of {update.path!r}")
+                key = _row_key(row)
+                if key not in rows:  # the chunker emitted the same chunk twice: keep one
+                    rows[key] = row
+                    counts[update.path] = counts.get(update.path, 0) + 1
+        return self._arrow_rows(rows), counts
+
+    def _arrow_rows(self, rows: dict[str, ChunkRow]) -> pa.Table:
+        values = list(rows.values())
+        columns: dict[str, Any] = {"row_key": list(rows)}
+        for name in _HIT_COLUMNS:
+            columns[name] = [getattr(r, name) for r in values]
+        vectors = self._vector_matrix(values)
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(vectors.ravel(), type=pa.float32()), self.dimension
+        )
+        return pa.Table.from_pydict(columns, schema=_chunk_schema(self.dimension))
+
+    def _vector_matrix(self, rows: Sequence[ChunkRow]) -> np.ndarray:
+        """Rows' vectors as an (n, dimension) float32 matrix, rejecting bad ones early."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            matrix = np.asarray([r.vector for r in rows], dtype=np.float32)
+        except ValueError as exc:
+            raise ValueError(f"vectors of unequal length: {exc}") from exc
+        if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
+            raise ValueError(
+                f"vectors must have dimension {self.dimension} ({self.model_name}), "
+                f"got shape {matrix.shape}"
+            )
+        if not np.isfinite(matrix).all():
+            raise ValueError("vectors contain NaN or infinite values")
+        return matrix
+
+    def remove_file(self, path: str) -> None:
+        """Forget one file: its chunks and its manifest entry."""
+        self.remove_files([path])
+
+    def remove_files(self, paths: Iterable[str]) -> None:
+        """Forget many files; pending-first ordering means a kill leaves them stale, not lost."""
+        unique = list(dict.fromkeys(paths))
+        if not unique:
+            return
+        with self._lock, self._guard("remove"):
+            self._mark_pending(unique)
+            for part in _in_chunks(unique):
+                self._chunks.delete(_isin_sql("path", part))
+            self._note_chunk_commit()
+            for part in _in_chunks(unique):
+                self._files.delete(_isin_sql("path", part))
+
+    def _note_chunk_commit(self) -> None:
+        self._fts_dirty = True
+        self._commits_since_optimize += 1
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def known_vectors(self, hashes: Iterable[str]) -> dict[str, list[float]]:
+        """Vectors already stored for these content hashes, from any path.
+
+        Lets the indexer skip the embedding model for unchanged and moved chunks.
+        """
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, list[float]] = {}
+        with self._guard("read vectors"):
+            for part in _in_chunks(wanted):
+                table = (
+                    self._chunks.search()
+                    .where(_isin_sql("content_hash", part))
+                    .select(["content_hash", "vector"])
+                    .limit(None)
+                    .to_arrow()
+                )
+                for h, v in zip(
+                    table["content_hash"].to_pylist(), table["vector"].to_pylist(), strict=True
+                ):
+                    found.setdefault(h, v)
+        return found
+
+    def search_vector(self, vector: Sequence[float], k: int) -> list[StoredHit]:
+        """Nearest chunks by cosine similarity (score = 1 - cosine distance), best first.
+
+        The search is exact (no ANN index): at workspace scale a flat scan is fast and an
+        approximate index would need training and periodic rebuilds.
+        """
+        return [hit for _, hit in self._vector_ranked(vector, k)]
+
+    def search_fts(self, query: str, k: int) -> list[StoredHit]:
+        """BM25 full-text matches on ``embed_text``, best first; [] when nothing matches."""
+        return [hit for _, hit in self._fts_ranked(query, k)]
+
+    def search_hybrid(self, query: str, vector: Sequence[float], k: int) -> list[StoredHit]:
+        """Vector and full-text results fused by reciprocal rank (see ``rrf_fuse``).
+
+        Each list contributes its top ``max(2k, 50)`` candidates so a row that is merely
+        good in both lists can still surface above rows that top only one.
+        """
+        if k <= 0:
+            return []
+        depth = max(2 * k, _MIN_FUSION_DEPTH)
+        ranked = [self._vector_ranked(vector, depth), self._fts_ranked(query, depth)]
+        return rrf_fuse(ranked, k)
+
+    def _vector_ranked(self, vector: Sequence[float], k: int) -> list[tuple[str, StoredHit]]:
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (self.dimension,):
+            raise ValueError(f"query vector must have dimension {self.dimension}")
+        if k <= 0 or not np.any(query):
+            return []  # a zero vector has no direction, so no cosine neighbours
+        with self._guard("vector search"):
+            builder = self._chunks.search(query, query_type="vector")
+            assert isinstance(builder, LanceVectorQueryBuilder)
+            table = (
+                builder.distance_type("cosine")
+                .select(["row_key", *_HIT_COLUMNS, "_distance"])
+                .limit(k)
+                .to_arrow()
+            )
+        return self._hits(table, "_distance", lambda d: 1.0 - d)
+
+    def _fts_ranked(self, query: str, k: int) -> list[tuple[str, StoredHit]]:
+        terms = fts_terms(query)
+        if k <= 0 or not terms:
+            return []
+        self.ensure_fts()
+        with self._guard("full-text search"):
+            table = (
+                self._chunks.search(_match_query(terms), query_type="fts")
+                .select(["row_key", *_HIT_COLUMNS, "_score"])
+                .limit(k)
+                .to_arrow()
+            )
+        return self._hits(table, "_score", float)
+
+    @staticmethod
+    def _hits(table: pa.Table, score_column: str, to_score: Any) -> list[tuple[str, StoredHit]]:
+        out = []
+        for row in table.to_pylist():
+            score = to_score(row.pop(score_column))
+            key = row.pop("row_key")
+            out.append((key, StoredHit(**row, score=float(score))))
+        return out
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def _fts_index(self) -> Any | None:
+        for index in self._chunks.list_indices():
+            if index.index_type == "FTS" and list(index.columns) == [_FTS_COLUMN]:
+                return index
+        return None
+
+    def _fts_needs_refresh(self) -> bool:
+        index = self._fts_index()
+        return index is None or bool(index.num_unindexed_rows)
+
+    def ensure_fts(self, *, force: bool = False) -> None:
+        """Bring the full-text index up to date if rows changed since it was last built.
+
+        Lance's native FTS also scans rows committed after the index was built and skips
+        deleted ones, so results are correct even while the index lags. Refreshing is
+        therefore lazy (first search after writes) and, once the index exists, deferred
+        until enough unindexed rows or commits pile up to slow queries down: a refresh
+        compacts the table, which on a large workspace costs more than a save.
+        """
+        if not self._fts_dirty and not force:
+            return
+        with self._lock, self._guard("build full-text index"):
+            index = self._fts_index()
+            if index is None:
+                self._chunks.create_index(_FTS_COLUMN, config=FTS(), replace=True)
+            if force or (index is not None and self._fts_lagging(index)):
+                self._optimize_tables()
+            self._fts_dirty = False
+
+    def _fts_lagging(self, index: Any) -> bool:
+        unindexed = index.num_unindexed_rows or 0
+        return unindexed > _FTS_STALE_ROWS or self._commits_since_optimize >= _MAX_COMMITS
+
+    def optimize(self) -> None:
+        """Compact small commits, fold new rows into the indexes and prune old versions."""
+        self.ensure_fts(force=True)
+
+    def _optimize_tables(self) -> None:
+        # Versions younger than _PRUNE_AFTER survive, so a reader in another process that
+        # still holds one keeps working.
+        self._chunks.optimize(cleanup_older_than=_PRUNE_AFTER)
+        self._files.optimize(cleanup_older_than=_PRUNE_AFTER)
+        self._commits_since_optimize = 0
+
+    def stats(self) -> dict[str, int]:
+        """Counts for status reports: complete files in the manifest, and chunks."""
+        with self._guard("count"):
+            return {
+                "files": self._files.count_rows(f"file_hash != '{_PENDING}'"),
+                "chunks": self._chunks.count_rows(),
+            }
+
+    def close(self) -> None:
+        """Drop the handles; later calls raise StoreError. Safe to call twice."""
+        with self._lock:
+            self._closed = True
+            self.__dict__.pop("_chunks", None)
+            self.__dict__.pop("_files", None)
+            self.__dict__.pop("_db", None)
+
+    def __enter__(self) -> ChunkStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
