@@ -1,0 +1,41 @@
+"""Every editor snippet parses, starts `lsp-ai serve`, and uses only real config keys."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from lsp_ai.config import parse_config
+
+EDITORS = Path(__file__).resolve().parents[2] / "editors"
+
+
+def assert_valid_settings(settings: dict) -> None:
+    _, problems = parse_config(settings)
+    assert problems == []
+
+
+def test_helix_languages_toml() -> None:
+    data = tomllib.loads((EDITORS / "helix" / "languages.toml").read_text())
+    server = data["language-server"]["lsp-ai"]
+    assert [server["command"], *server["args"]] == ["lsp-ai", "serve"]
+    assert_valid_settings(server["config"])
+    assert all("lsp-ai" in lang["language-servers"] for lang in data["language"])
+
+
+def test_zed_settings_json() -> None:
+    data = json.loads((EDITORS / "zed" / "settings.json").read_text())
+    server = data["lsp"]["lsp-ai"]
+    assert [server["binary"]["path"], *server["binary"]["arguments"]] == ["lsp-ai", "serve"]
+    assert_valid_settings(server["initialization_options"])
+
+
+def test_jetbrains_template() -> None:
+    assert_valid_settings(json.loads((EDITORS / "jetbrains" / "template.json").read_text()))
+
+
+def test_neovim_config_starts_the_server() -> None:
+    lua = (EDITORS / "neovim" / "lsp_ai.lua").read_text()
+    assert 'cmd = { "lsp-ai", "serve" }' in lua
+    assert 'vim.lsp.enable("lsp_ai")' in lua
