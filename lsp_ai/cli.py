@@ -145,9 +145,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     count = svc.index.build(_progress("Indexing"))
     stats = svc.index.stats()
     took = time.perf_counter() - started
+    crawl = svc.index.last_crawl
+    detail = ""
+    if crawl is not None:
+        detail = (
+            f"; {crawl.changed} changed, {crawl.removed} removed, {crawl.chunks_embedded} chunks "
+            f"embedded, {crawl.chunks_reused} reused (parse {crawl.parse_s:.1f}s, embed "
+            f"{crawl.embed_s:.1f}s, write {crawl.write_s:.1f}s)"
+        )
     print(
-        f"indexed {count} files into {stats['chunks']} chunks in {took:.1f}s "
-        f"({svc.index.skipped} skipped) [{svc.index.name} index]"
+        f"indexed {count} files, {stats['chunks']} chunks in {took:.1f}s "
+        f"({svc.index.skipped} skipped{detail})"
     )
     return 0
 
@@ -173,8 +181,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from lsp_ai.concurrency import CancelToken
 
     svc = _services(_root(args.root))
-    if svc.index.name == "lexical":
-        print("(retrieval: plain BM25 text search over the workspace)", file=sys.stderr)
 
     def write(delta: str) -> None:
         sys.stdout.write(delta)

@@ -19,7 +19,7 @@ from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
 from lsp_ai.index.service import IndexService
 from lsp_ai.inference.base import Embedder, TextModel
-from lsp_ai.inference.factory import embedder_factory, text_model_factory
+from lsp_ai.inference.factory import embedder_factory, embedder_name, text_model_factory
 from lsp_ai.inference.slots import ModelSlot
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,14 @@ class Services:
         self.chat = self._make_chat(config)
 
     def _make_index(self, cfg: Config) -> IndexService:
-        return IndexService(self.roots, cfg.index.exclude, cfg.index.max_file_bytes)
+        return IndexService(
+            self.roots,
+            embedder=lambda: self.slots.embedding.get(),
+            embedder_name=embedder_name(cfg.models.embedding),
+            exclude=cfg.index.exclude,
+            max_file_bytes=cfg.index.max_file_bytes,
+            db_path=cfg.index.db_path,
+        )
 
     def _make_completion(self, cfg: Config) -> CompletionService:
         return CompletionService(
@@ -96,7 +103,8 @@ class Services:
                 fresh = _slots(new)
                 setattr(self.slots, role, getattr(fresh, role))
                 changed.append(role)
-        if old.index != new.index:
+        if old.index != new.index or "embedding" in changed:
+            self.index.close()
             self.index = self._make_index(new)
             changed.append("index")
         self.completion = self._make_completion(new)
@@ -128,5 +136,6 @@ class Services:
         return {**self.index.stats(), "pending": pending, "models": self.models_status()}
 
     def close(self) -> None:
+        self.index.close()
         for role in ("completion", "chat", "embedding"):
             getattr(self.slots, role).close()

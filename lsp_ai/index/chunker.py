@@ -20,6 +20,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from tree_sitter import Node, QueryCursor
 
@@ -51,6 +52,8 @@ CLASS_WINDOW_LINES = 120
 #: Above this share of lines inside ERROR nodes, the tree is too broken to chunk by.
 MAX_ERROR_FRACTION = 0.5
 MAX_SIGNATURE_CHARS = 200
+#: A run of at most this many comment lines between chunks joins the chunk after it.
+MAX_STRAY_COMMENT_LINES = 3
 #: Summary chunks embed the docstring; its first part carries the purpose.
 MAX_DOC_CHARS = 2000
 
@@ -136,7 +139,6 @@ class _Def:
     emit: bool  # report a Definition (False for a Rust impl block)
     chunked: bool  # take part in chunking (False for a typedef of a named struct)
     parent: _Def | None
-    in_function: bool
     children: list[_Def] = field(default_factory=list)
 
     @property
@@ -156,6 +158,7 @@ class _Span:
     scope: str
     own_name: str | None = None  # excluded from the chunk's calls
     summary: str | None = None  # embedded instead of the text (summary chunks)
+    full: _Span | None = None  # a summary's full-body chunk, whose range it shares
 
 
 @dataclass
@@ -181,6 +184,7 @@ class _Source:
     lines: list[str]
     data: bytes
     blank: list[bool]
+    comment: list[bool]  # the line holds only comment text
 
 
 def _chunk_syntax(path: str, text: str, language: str, spec: LanguageSpec) -> FileChunks | None:
@@ -199,11 +203,12 @@ def _chunk_syntax(path: str, text: str, language: str, spec: LanguageSpec) -> Fi
     if _mostly_errors(captures.get("error", []), len(lines)):
         return None
     blank = [not line.strip() for line in lines]
-    src = _Source(path, language, spec, lines, data, blank)
+    comment = _comment_lines(captures.get("comment", []), len(lines), data)
+    src = _Source(path, language, spec, lines, data, blank, comment)
     defs, top = _collect_definitions(captures.get("def", []), src)
     calls = _collect_calls(captures.get("call", []), spec)
     spans = _plan(top, src)
-    spans.sort(key=lambda span: (span.start, span.kind == "summary"))
+    spans.sort(key=lambda span: (span.start, span.full is not None))
     return FileChunks(
         chunks=[_chunk(src, span, calls) for span in spans],
         definitions=[_definition(path, d) for d in defs if d.emit],
@@ -255,6 +260,20 @@ def _mostly_errors(errors: Sequence[Node], n_lines: int) -> bool:
     return covered > MAX_ERROR_FRACTION * n_lines
 
 
+def _comment_lines(nodes: Sequence[Node], n_lines: int, data: bytes) -> list[bool]:
+    """Mark the lines that hold nothing but comment text."""
+    marks = [False] * n_lines
+    for node in nodes:
+        if not _starts_line(node, data):
+            continue  # a trailing comment: the line holds code
+        last = min(_last_row(node), n_lines - 1)
+        if not _ends_line(node, data):
+            last -= 1  # `/* note */ int x;`: the last line holds code
+        for row in range(node.start_point.row, last + 1):
+            marks[row] = True
+    return marks
+
+
 def _collect_calls(nodes: Sequence[Node], spec: LanguageSpec) -> _Calls:
     """Resolve every captured call to its callee's simple name, in document order."""
     found: list[tuple[int, int, int, str]] = []
@@ -293,7 +312,8 @@ def _collect_definitions(nodes: Sequence[Node], src: _Source) -> tuple[list[_Def
 
 def _enclosed_end(node: Node, spec: LanguageSpec) -> int:
     """The byte where the definitions a node encloses end (its own end, usually)."""
-    if spec.definitions[node.type].encloses_rest and node.parent is not None:
+    rule = spec.definitions[node.type]
+    if rule.encloses_rest and node.parent is not None and node.child_by_field_name("body") is None:
         return node.parent.end_byte
     return node.end_byte
 
@@ -351,7 +371,6 @@ def _make_def(node: Node, parent: _Def | None, src: _Source) -> _Def | None:
         emit=rule.emit,
         chunked=not deferred,
         parent=parent,
-        in_function=parent is not None and (parent.role == "function" or parent.in_function),
     )
 
 
@@ -448,6 +467,12 @@ def _starts_line(node: Node, data: bytes) -> bool:
     return not data[line_start : node.start_byte].strip()
 
 
+def _ends_line(node: Node, data: bytes) -> bool:
+    """Tell whether only whitespace follows a node on its last line."""
+    line_end = data.find(b"\n", node.end_byte)
+    return not data[node.end_byte : len(data) if line_end < 0 else line_end].strip()
+
+
 def _signature(node: Node, outer: Node, rule: DefRule, src: _Source) -> str:
     """The declaration up to its body, on one line: `def load(self, path: str) -> Config:`.
 
@@ -456,7 +481,7 @@ def _signature(node: Node, outer: Node, rule: DefRule, src: _Source) -> str:
     """
     first = outer.named_child(0) if outer is not node else None
     begin = outer if first is not None and first.type not in src.spec.attached else node
-    body = node.child_by_field_name("body")
+    body = node.child_by_field_name("body") or _unnamed_body(node)
     if body is None and rule.value_field is not None:
         value = node.child_by_field_name(rule.value_field)
         body = value.child_by_field_name("body") if value is not None else None
@@ -467,6 +492,14 @@ def _signature(node: Node, outer: Node, rule: DefRule, src: _Source) -> str:
         stop = begin.end_byte if newline < 0 else newline
     raw = src.data[begin.start_byte : stop].decode("utf-8", errors="replace")
     return " ".join(raw.split()).rstrip("{ ")[:MAX_SIGNATURE_CHARS]
+
+
+def _unnamed_body(node: Node) -> Node | None:
+    """A body child in grammars that do not name it with a field (Kotlin's `class_body`)."""
+    for child in node.named_children:
+        if child.type.endswith("_body"):
+            return child
+    return None
 
 
 def _doc(node: Node, comments: Sequence[Node], spec: LanguageSpec) -> str:
@@ -495,10 +528,11 @@ def _plan(top: list[_Def], src: _Source) -> list[_Span]:
     Works region by region (the file, then each class) with an explicit stack: long
     functions and classes inside a region claim their lines, and what is left over becomes
     the region's own chunks: "module" chunks for the file, "class" chunks for a class
-    (header, fields and short methods). Runs of closing lines are attached afterwards.
+    (header, fields and short methods). Runs too slight for a chunk of their own (closing
+    braces, a section comment) are attached to a neighbour afterwards.
     """
     spans: list[_Span] = []
-    closers: list[tuple[int, int, _Def | None, int]] = []
+    strays: list[_Stray] = []
     regions: list[tuple[_Def | None, int, int, list[_Def]]] = [(None, 0, len(src.lines) - 1, top)]
     while regions:
         owner, first, last, children = regions.pop()
@@ -512,12 +546,37 @@ def _plan(top: list[_Def], src: _Source) -> list[_Span]:
             reach = end
             if child.role == "container":
                 regions.append((child, start, end, child.children))
-            else:
+            else:  # its own children are never visited: nested definitions stay inside
                 spans.extend(_function_spans(child, start, end))
         for start, end in _gaps(first, last, claimed):
-            _leftover(src, owner, first, start, end, spans, closers)
-    _attach_closers(spans, closers)
+            _leftover(src, _Region(owner, first), start, end, spans, strays)
+    _attach_strays(spans, strays)
+    for span in spans:
+        if span.full is not None:  # a summary keeps its function's (final) range
+            span.start, span.end = span.full.start, span.full.end
     return spans
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Whose lines a leftover run is: the file's (owner None) or a class's."""
+
+    owner: _Def | None
+    start: int
+
+
+@dataclass(frozen=True)
+class _Stray:
+    """A run of lines too slight for a chunk of its own.
+
+    Closing lines go with the chunk before them (the code they close); a short comment
+    goes with the chunk after it (the code it introduces).
+    """
+
+    start: int
+    end: int
+    forward: bool
+    region: _Region
 
 
 def _hoist_namespaces(children: list[_Def]) -> Iterator[_Def]:
@@ -547,24 +606,23 @@ def _gaps(first: int, last: int, claimed: list[tuple[int, int]]) -> Iterator[tup
 def _function_spans(d: _Def, start: int, end: int) -> Iterator[_Span]:
     """The chunk of a function or method, plus a summary chunk when it is very long."""
     kind = "method" if d.kind == "method" else "function"
-    yield _Span(start, end, kind, d.qualified, d.scope, own_name=d.name)
+    full = _Span(start, end, kind, d.qualified, d.scope, own_name=d.name)
+    yield full
     if d.size > SUMMARY_OVER_LINES:
         summary = f"{d.signature}\n{d.doc}" if d.doc else d.signature
-        yield _Span(
-            start, end, "summary", d.qualified, f"summary of {d.scope}", d.name, summary=summary
-        )
+        scope = f"summary of {d.scope}"
+        yield _Span(start, end, "summary", d.qualified, scope, d.name, summary=summary, full=full)
 
 
 def _leftover(
     src: _Source,
-    owner: _Def | None,
-    region_start: int,
+    region: _Region,
     start: int,
     end: int,
     spans: list[_Span],
-    closers: list[tuple[int, int, _Def | None, int]],
+    strays: list[_Stray],
 ) -> None:
-    """Turn lines no definition claimed into module or class chunks, or note closers."""
+    """Turn lines no definition claimed into module or class chunks, or note a stray run."""
     blank = src.blank
     while start <= end and blank[start]:
         start += 1
@@ -572,20 +630,40 @@ def _leftover(
         end -= 1
     if start > end:
         return
-    if all(blank[i] or _CLOSER_LINE.fullmatch(src.lines[i]) for i in range(start, end + 1)):
-        closers.append((start, end, owner, region_start))
+    forward = _stray_direction(src, start, end)
+    if forward is not None:
+        strays.append(_Stray(start, end, forward, region))
         return
-    limit = MODULE_WINDOW_LINES if owner is None else CLASS_WINDOW_LINES
+    limit = MODULE_WINDOW_LINES if region.owner is None else CLASS_WINDOW_LINES
     for window_start, window_end in _windows(start, end, limit, blank):
-        spans.append(_region_span(owner, region_start, window_start, window_end))
+        spans.append(_region_span(region, window_start, window_end))
 
 
-def _region_span(owner: _Def | None, region_start: int, start: int, end: int) -> _Span:
+def _stray_direction(src: _Source, start: int, end: int) -> bool | None:
+    """Classify a run: None if it deserves a chunk, else whether it attaches forward.
+
+    Only closing lines: backward. Closing lines and at most MAX_STRAY_COMMENT_LINES
+    comment lines (a `# --- helpers ---` divider): forward.
+    """
+    comments = 0
+    for row in range(start, end + 1):
+        if src.blank[row] or _CLOSER_LINE.fullmatch(src.lines[row]):
+            continue
+        if not src.comment[row]:
+            return None
+        comments += 1
+        if comments > MAX_STRAY_COMMENT_LINES:
+            return None
+    return comments > 0
+
+
+def _region_span(region: _Region, start: int, end: int) -> _Span:
     """A chunk of a region's own lines: top-level code, or a class's header and body."""
+    owner = region.owner
     if owner is None:
         return _Span(start, end, "module", None, "top-level code")
     scope = f"{owner.kind} `{owner.qualified}`"
-    if start != region_start:
+    if start != region.start:
         scope += " (continued)"
     return _Span(start, end, "class", owner.qualified, scope, own_name=owner.name)
 
@@ -615,23 +693,34 @@ def _windows(start: int, end: int, limit: int, blank: list[bool]) -> Iterator[tu
             start += 1
 
 
-def _attach_closers(spans: list[_Span], closers: list[tuple[int, int, _Def | None, int]]) -> None:
-    """Append each run of closing lines (`}`, `end`) to the chunk just before it.
+def _attach_strays(spans: list[_Span], strays: list[_Stray]) -> None:
+    """Grow the chunk next to each stray run over it, so every line stays covered.
 
-    A chunk holding only `}` would match nothing, yet every line must be covered; the
-    chunk before is the code the brace closes or its last member.
+    A chunk holding only `}` or a divider comment would match nothing useful. When a file
+    has no chunk on the preferred side, the other side is used, and when it has none at
+    all the run becomes a chunk after all.
     """
-    if not closers:
+    if not strays:
         return
-    targets = sorted((span for span in spans if span.kind != "summary"), key=lambda s: s.start)
+    targets = sorted((span for span in spans if span.full is None), key=lambda s: s.start)
+    starts = [span.start for span in targets]
     ends = [span.end for span in targets]
-    for start, end, owner, region_start in sorted(closers, key=lambda c: c[0]):
-        index = bisect_left(ends, start) - 1
-        if index >= 0:
-            targets[index].end = end
-            ends[index] = end
-        else:
-            spans.append(_region_span(owner, region_start, start, end))
+    for stray in sorted(strays, key=lambda s: s.start):
+        after = bisect_right(starts, stray.end)  # first chunk starting after the run
+        before = bisect_left(ends, stray.start) - 1  # last chunk ending before it
+        order = (after, before) if stray.forward else (before, after)
+        index = next((i for i in order if 0 <= i < len(targets)), None)
+        if index is None:
+            spans.append(_region_span(stray.region, stray.start, stray.end))
+            continue
+        target = targets[index]
+        target.start, target.end = min(target.start, stray.start), max(target.end, stray.end)
+        starts[index], ends[index] = target.start, target.end
+    # Runs of different regions between the same two chunks can pull them over each
+    # other (a class's trailing comment forward, a namespace's `}` backward); the later
+    # chunk already covers the overlap, so the earlier one gives it up.
+    for earlier, later in pairwise(targets):
+        earlier.end = min(earlier.end, later.start - 1)
 
 
 # ----------------------------------------------------------------- output

@@ -47,13 +47,14 @@ class DefRule:
     `emit=False` chunks the node without reporting a Definition (a Rust `impl` block names
     no new symbol). `owns_qualified` says whether a qualifier in the name makes a function
     a method: `Config::size` does, while the `module` of `module.exports = function` is no
-    type. `encloses_rest` marks a namespace declared as a statement (C#'s file-scoped
-    `namespace App;`) that holds everything after it up to the end of its parent.
+    type. `encloses_rest` marks a namespace that, written as a statement without a body
+    (C#'s file-scoped `namespace App;`, PHP's `namespace App;`), holds everything after it
+    up to the end of its parent.
     """
 
     kind: str
     role: Role = "function"
-    name_field: str = "name"
+    name_field: str = "name"  # "": the first identifier child (Kotlin has no name fields)
     follow_declarators: bool = False
     qualifier_field: str | None = None
     value_field: str | None = None
@@ -70,7 +71,8 @@ class DefRule:
 class LanguageSpec:
     """Everything the chunker knows about one language.
 
-    `calls` maps a call node type to the field holding the callee expression. `attachments`
+    `calls` maps a call node type to the field holding the callee expression ("" for its
+    first named child, in grammars without fields). `attachments`
     are node types that, directly above a definition, belong to it (decorators, attributes,
     comments). `wrappers` are node types that wrap a definition without being one
     (`export_statement`, Python's `decorated_definition`, C++ `template_declaration`); the
@@ -164,8 +166,8 @@ _TS_SPEC = LanguageSpec(
     function_values=_JS_FUNCTION_VALUES,
 )
 
-#: Language specs by the names `discover.language_for` returns.
-LANGUAGES: dict[str, LanguageSpec] = {
+#: The languages covered in depth: types, methods, wrappers, doc comments.
+_CORE_LANGUAGES: dict[str, LanguageSpec] = {
     "python": LanguageSpec(
         grammar="python",
         definitions={"function_definition": _FUNCTION, "class_definition": _CLASS},
@@ -299,10 +301,89 @@ LANGUAGES: dict[str, LanguageSpec] = {
     ),
 }
 
+_PHP_NAMESPACE = DefRule("module", role="namespace", encloses_rest=True)
+
+#: Languages beyond the core set, with smaller tables: enough for functions and types.
+_MORE_LANGUAGES: dict[str, LanguageSpec] = {
+    "bash": LanguageSpec(
+        grammar="bash",
+        definitions={"function_definition": _FUNCTION},
+        calls={"command": "name"},
+        comments=frozenset({"comment"}),
+    ),
+    "lua": LanguageSpec(
+        grammar="lua",
+        definitions={"function_declaration": DefRule("function", owns_qualified=False)},
+        calls={"function_call": "name"},
+        comments=frozenset({"comment"}),
+    ),
+    "php": LanguageSpec(
+        grammar="php",
+        definitions={
+            "class_declaration": _CLASS,
+            "interface_declaration": _INTERFACE,
+            "trait_declaration": _INTERFACE,
+            "enum_declaration": _ENUM,
+            "method_declaration": _FUNCTION,
+            "function_definition": _FUNCTION,
+            "namespace_definition": _PHP_NAMESPACE,
+        },
+        calls={
+            "function_call_expression": "function",
+            "member_call_expression": "name",
+            "nullsafe_member_call_expression": "name",
+            "scoped_call_expression": "name",
+            "object_creation_expression": "",
+        },
+        comments=frozenset({"comment"}),
+        attachments=frozenset({"attribute_list"}),
+    ),
+    "kotlin": LanguageSpec(
+        grammar="kotlin",
+        definitions={
+            "class_declaration": DefRule("class", role="container", name_field=""),
+            "object_declaration": DefRule("class", role="container", name_field=""),
+            "function_declaration": DefRule("function", name_field=""),
+        },
+        calls={"call_expression": ""},
+        comments=frozenset({"line_comment", "multiline_comment"}),
+    ),
+    "scala": LanguageSpec(
+        grammar="scala",
+        definitions={
+            "class_definition": _CLASS,
+            "object_definition": _CLASS,
+            "trait_definition": _INTERFACE,
+            "enum_definition": _ENUM,
+            "type_definition": _TYPE,
+            "function_definition": _FUNCTION,
+            "function_declaration": _FUNCTION,
+        },
+        calls={"call_expression": "function"},
+        comments=frozenset({"comment", "block_comment"}),
+    ),
+    "swift": LanguageSpec(
+        grammar="swift",
+        definitions={
+            "class_declaration": _CLASS,
+            "protocol_declaration": _INTERFACE,
+            "function_declaration": _FUNCTION,
+            "protocol_function_declaration": _FUNCTION,
+        },
+        calls={"call_expression": ""},
+        comments=frozenset({"comment", "multiline_comment"}),
+    ),
+}
+
+#: Language specs by the names `discover.language_for` returns.
+LANGUAGES: dict[str, LanguageSpec] = {**_CORE_LANGUAGES, **_MORE_LANGUAGES}
+
 #: Node types whose text is a name as it stands.
 IDENTIFIER_TYPES: frozenset[str] = frozenset(
     {
         "identifier",
+        "name",  # PHP
+        "word",  # Bash
         "property_identifier",
         "private_property_identifier",
         "shorthand_property_identifier",
@@ -321,7 +402,15 @@ _RAW_NAME_TYPES: frozenset[str] = frozenset(
 )
 
 #: Fields that lead from a callee expression (`a.b`, `A::b`, `a->b`) to its last name.
-_CALLEE_FIELDS: tuple[str, ...] = ("name", "field", "property", "attribute", "method", "function")
+_CALLEE_FIELDS: tuple[str, ...] = (
+    "name",
+    "field",
+    "property",
+    "attribute",
+    "method",
+    "suffix",
+    "function",
+)
 
 #: A dotted or `::` path of identifiers; the last match in a text is the name it ends with.
 _PATH = re.compile(r"[^\W\d]\w*(?:\s*(?:\.|::)\s*[^\W\d]\w*)*")
@@ -371,7 +460,10 @@ def definition_name(node: Node, rule: DefRule) -> tuple[str, str] | None:
     `int Config::size()` or `func (c *Config) Load()`), and is "" otherwise; the enclosing
     definitions are added by the chunker.
     """
-    target = node.child_by_field_name(rule.name_field)
+    if rule.name_field:
+        target = node.child_by_field_name(rule.name_field)
+    else:
+        target = _first_identifier(node)
     if rule.follow_declarators:
         target = _innermost_declarator(target)
     if target is None:
@@ -390,6 +482,14 @@ def definition_name(node: Node, rule: DefRule) -> tuple[str, str] | None:
         if owner is not None:
             qualifier = clean_path(node_text(owner)).rpartition(".")[2]
     return name, qualifier
+
+
+def _first_identifier(node: Node) -> Node | None:
+    """The first named child that is an identifier."""
+    for child in node.named_children:
+        if child.type in IDENTIFIER_TYPES:
+            return child
+    return None
 
 
 def _innermost_declarator(node: Node | None) -> Node | None:
@@ -413,7 +513,7 @@ def callee_name(call: Node, callee_field: str) -> str | None:
     (`obj.M<int>()` -> `M`). Calls whose callee is itself a call or an expression with no
     name (`f()()`, `(a || b)()`) give None.
     """
-    node = call.child_by_field_name(callee_field)
+    node = call.child_by_field_name(callee_field) if callee_field else call.named_child(0)
     for _ in range(_MAX_HOPS):
         if node is None:
             return None
@@ -429,8 +529,13 @@ def _callee_step(node: Node) -> Node | None:
         child = node.child_by_field_name(name)
         if child is not None:
             return child
-    names = [child for child in node.named_children if child.type in IDENTIFIER_TYPES]
-    return names[-1] if names else None
+    children = node.named_children
+    names = [child for child in children if child.type in IDENTIFIER_TYPES]
+    if names:
+        return names[-1]
+    # No fields and no identifier (Kotlin's `a.b` is expression + navigation_suffix): the
+    # name is in the last part.
+    return children[-1] if children else None
 
 
 # ----------------------------------------------------------------- parsers
@@ -480,7 +585,7 @@ def _build_tools(language: str) -> Tools | None:
 
 
 def capture_query(spec: LanguageSpec, grammar: Language) -> str:
-    """Build the query capturing @def, @call and @error nodes for a spec.
+    """Build the query capturing @def, @call, @comment and @error nodes for a spec.
 
     Node types the loaded grammar does not know are left out, so a table written for a
     newer grammar version still compiles against an older one.
@@ -493,6 +598,7 @@ def capture_query(spec: LanguageSpec, grammar: Language) -> str:
     parts = [
         alternation(list(spec.definitions), "def"),
         alternation(list(spec.calls), "call"),
+        alternation(list(spec.comments), "comment"),
         "(ERROR) @error",
     ]
     return "\n".join(part for part in parts if part)

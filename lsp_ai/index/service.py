@@ -1,127 +1,493 @@
-"""The workspace index as the rest of the server sees it.
+"""The workspace index as the rest of the server sees it: crawl, update, search.
 
-For now retrieval is lexical (BM25 over line windows, in memory, rebuilt per process); the
-vector + full-text LanceDB index replaces the inside of this class without changing its face.
+One `RootIndex` per workspace root, each with its own LanceDB database, symbol table and
+ignore rules. A crawl compares every file with the manifest (size, mtime, then content hash),
+re-chunks only what changed, embeds only chunks whose content hash has no stored vector, and
+commits in batches, so an interrupted crawl resumes where it stopped and an unchanged repository
+re-opens without embedding anything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from lsp_ai.index.discover import FileFilter, language_for, read_text
+from platformdirs import user_cache_dir
+
+from lsp_ai.index.chunker import Chunk, chunk_file
+from lsp_ai.index.discover import FileFilter, language_for
 from lsp_ai.index.hits import SearchHit
-from lsp_ai.index.lexical import LexicalIndex
+from lsp_ai.index.store import META_FILE, ChunkRecord, ChunkStore, FileUpdate, StoredHit
+from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
+from lsp_ai.inference.base import Embedder
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+Mode = Literal["hybrid", "vector", "fts"]
+FILES_PER_BATCH = 64  # one LanceDB commit per batch; small enough to resume cheaply
+SYMBOLS_FILE = "symbols.json"
+
+
+def default_db_dir(root: Path) -> Path:
+    """One database per workspace root under the user cache dir, named so roots never collide."""
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return Path(user_cache_dir("lsp-ai")) / "index" / f"{root.name}-{digest}"
+
+
+@dataclass
+class CrawlStats:
+    files: int = 0
+    changed: int = 0
+    removed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    parse_s: float = 0.0
+    embed_s: float = 0.0
+    write_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A changed file, read and chunked, waiting for vectors."""
+
+    rel: str
+    file_hash: str
+    size: int
+    mtime_ns: int
+    chunks: list[Chunk]
+    symbols: list[Symbol]
+    calls: list[ChunkCalls]
+
+
+def _symbols_of(
+    rel: str, text: str, language: str
+) -> tuple[list[Chunk], list[Symbol], list[ChunkCalls]]:
+    fc = chunk_file(rel, text, language)
+    symbols = [
+        Symbol(d.name, d.qualified, d.kind, d.path, d.line, d.end_line, d.signature, "tree-sitter")
+        for d in fc.definitions
+    ]
+    calls = [
+        ChunkCalls(c.path, c.start_line, c.end_line, c.symbol, c.calls)
+        for c in fc.chunks
+        if c.calls
+    ]
+    return fc.chunks, symbols, calls
+
+
+class LazyEmbedder:
+    """The embedding model, loaded only when something needs a vector.
+
+    A store is opened with the model's name and dimension; when the database already records
+    them for the configured model, re-opening an unchanged repository needs no model at all
+    (loading torch and MiniLM costs ~10 s).
+    """
+
+    def __init__(self, load: Callable[[], Embedder], expected_name: str | None) -> None:
+        self._load = load
+        self._expected_name = expected_name
+
+    def identity(self, db_dir: Path) -> tuple[str, int]:
+        try:
+            meta = json.loads((db_dir / META_FILE).read_text())
+            if self._expected_name and meta.get("model") == self._expected_name:
+                return str(meta["model"]), int(meta["dimension"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        model = self._load()
+        return model.name, model.dimension
+
+    def embed(self, texts: list[str], kind: Literal["query", "document"]) -> list[list[float]]:
+        return self._load().embed(texts, kind) if texts else []
+
+
+class RootIndex:
+    """The index of one workspace root."""
+
+    def __init__(
+        self,
+        root: Path,
+        db_dir: Path,
+        embedder: LazyEmbedder,
+        exclude: Sequence[str],
+        max_file_bytes: int,
+        use_ctags: bool = True,
+    ) -> None:
+        self.root = root
+        self.db_dir = db_dir
+        self.embedder = embedder
+        self.filter = FileFilter(root, exclude, max_file_bytes)
+        name, dimension = embedder.identity(db_dir)
+        self.store = ChunkStore(db_dir, name, dimension)
+        self.symbols = self._load_symbols()
+        self.ctags = ctags_executable() if use_ctags else None
+        self._lock = threading.RLock()  # one writer at a time per root
+
+    # -- symbols persistence ----------------------------------------------------------------
+
+    def _load_symbols(self) -> SymbolTable:
+        path = self.db_dir / SYMBOLS_FILE
+        if self.store.rebuilt or not path.is_file():
+            return SymbolTable()
+        try:
+            return SymbolTable.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("symbol table %s unreadable (%s); rebuilding it", path, exc)
+            return SymbolTable()
+
+    def _save_symbols(self) -> None:
+        path = self.db_dir / SYMBOLS_FILE
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.symbols.to_json()))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not save the symbol table to %s: %s", path, exc)
+
+    # -- crawl ------------------------------------------------------------------------------
+
+    def sync(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> CrawlStats:
+        """Bring the index in line with the files on disk."""
+        with self._lock:
+            stats = CrawlStats()
+            files = list(self.filter.walk())
+            stats.files = len(files)
+            known = self.store.all_files()
+            on_disk = {f.rel for f in files}
+            gone = [p for p in known if p not in on_disk]
+            if gone:
+                self.store.remove_files(gone)
+                for rel in gone:
+                    self.symbols.remove_file(rel)
+                stats.removed = len(gone)
+            batch: list[_Prepared] = []
+            for n, f in enumerate(files, 1):
+                if cancel is not None and cancel.is_set():
+                    break
+                state = known.get(f.rel)
+                needs_symbols = state is not None and not self.symbols.has_file(f.rel)
+                prepared = self._prepare(f.path, f.rel, state, stats, symbols_only=needs_symbols)
+                if prepared is not None:
+                    batch.append(prepared)
+                if len(batch) >= FILES_PER_BATCH:
+                    self._commit(batch, stats)
+                    batch = []
+                if progress:
+                    progress(n, len(files))
+            if batch:
+                self._commit(batch, stats)
+            self._save_symbols()
+            return stats
+
+    def _prepare(
+        self, path: Path, rel: str, state: object, stats: CrawlStats, symbols_only: bool = False
+    ) -> _Prepared | None:
+        """Read and chunk a file if it changed; None when the index already has it."""
+        try:
+            st = path.stat()
+        except OSError as exc:  # deleted between listing and reading
+            log.info("skipped %s: %s", rel, exc)
+            return None
+        fresh = (
+            state is not None
+            and not getattr(state, "pending", True)
+            and getattr(state, "size", -1) == st.st_size
+            and getattr(state, "mtime_ns", -1) == st.st_mtime_ns
+        )
+        if fresh and not symbols_only:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.info("skipped %s: %s", rel, exc)
+            return None
+        file_hash = hashlib.sha256(data).hexdigest()
+        same = state is not None and getattr(state, "file_hash", "") == file_hash
+        started = time.perf_counter()
+        chunks, symbols, calls = _symbols_of(
+            rel, data.decode("utf-8", "replace"), language_for(rel)
+        )
+        stats.parse_s += time.perf_counter() - started
+        if same:
+            # Content unchanged (a touch, or a symbol table to rebuild): no new vectors needed.
+            self.symbols.set_file(rel, symbols, calls)
+            if fresh:
+                return None
+        stats.changed += 1
+        return _Prepared(rel, file_hash, st.st_size, st.st_mtime_ns, chunks, symbols, calls)
+
+    def _commit(self, batch: list[_Prepared], stats: CrawlStats) -> None:
+        chunks = [c for p in batch for c in p.chunks]
+        started = time.perf_counter()
+        vectors = self.store.known_vectors({c.content_hash for c in chunks})
+        missing = list(
+            {c.content_hash: c for c in chunks if c.content_hash not in vectors}.values()
+        )
+        stats.chunks_reused += len(chunks) - len(missing)
+        # One call for the whole batch: sentence-transformers sorts texts by length across
+        # the call, so padding waste is lower than with many small calls.
+        embedded = self.embedder.embed([c.embed_text for c in missing], "document")
+        for chunk, vec in zip(missing, embedded, strict=True):
+            vectors[chunk.content_hash] = vec
+        stats.chunks_embedded += len(missing)
+        stats.embed_s += time.perf_counter() - started
+        ctags_defs = self._ctags([p.rel for p in batch])
+        started = time.perf_counter()
+        self.store.replace_files(
+            FileUpdate(
+                p.rel,
+                p.file_hash,
+                p.size,
+                p.mtime_ns,
+                [ChunkRecord.from_chunk(c, vectors[c.content_hash]) for c in p.chunks],
+            )
+            for p in batch
+        )
+        stats.write_s += time.perf_counter() - started
+        for p in batch:
+            self.symbols.set_file(p.rel, [*p.symbols, *ctags_defs.get(p.rel, [])], p.calls)
+
+    def _ctags(self, rels: list[str]) -> dict[str, list[Symbol]]:
+        return run_ctags(self.ctags, self.root, rels) if self.ctags else {}
+
+    # -- live updates -----------------------------------------------------------------------
+
+    def update(self, rel: str, text: str | None = None) -> bool:
+        """Re-index one file from disk, or from an unsaved buffer's `text`. True if it changed."""
+        path = self.root / rel
+        with self._lock:
+            if text is None and (self.filter.check(path) is not None or not path.is_file()):
+                self.remove(rel)
+                return False
+            if text is not None:
+                if self.filter.check(path) not in (None, "not a file"):
+                    return False
+                data = text.encode()
+                file_hash = hashlib.sha256(data).hexdigest()
+                state = self.store.file_state(rel)
+                if state is not None and state.file_hash == file_hash:
+                    return False
+                chunks, symbols, calls = _symbols_of(rel, text, language_for(rel))
+                # mtime 0 marks "from a buffer": the next crawl re-reads the file from disk.
+                prepared = _Prepared(rel, file_hash, len(data), 0, chunks, symbols, calls)
+            else:
+                stats = CrawlStats()
+                found = self._prepare(path, rel, self.store.file_state(rel), stats)
+                if found is None:
+                    return False
+                prepared = found
+            self._commit([prepared], CrawlStats())
+            self._save_symbols()
+            return True
+
+    def remove(self, rel: str) -> None:
+        with self._lock:
+            if self.store.file_state(rel) is not None:
+                self.store.remove_file(rel)
+            self.symbols.remove_file(rel)
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(self, query: str, vector: Sequence[float], k: int, mode: Mode) -> list[StoredHit]:
+        if mode == "vector":
+            return self.store.search_vector(vector, k)
+        if mode == "fts":
+            return self.store.search_fts(query, k)
+        return self.store.search_hybrid(query, vector, k)
+
+    def neighbours(self, hit: StoredHit, limit: int = 3) -> list[tuple[str, StoredHit]]:
+        """Chunks of what `hit` calls and of what calls it: ("callee" | "caller", chunk)."""
+        out: list[tuple[str, StoredHit]] = []
+        for sym in self.symbols.callees(hit.path, hit.start_line, hit.end_line)[:limit]:
+            found = self.store.chunks_overlapping(sym.path, sym.line)
+            if found:
+                out.append(("callee", found[0]))
+        name = (hit.symbol or "").rsplit(".", 1)[-1]
+        if name:
+            for caller in self.symbols.callers(name)[:limit]:
+                found = self.store.chunks_overlapping(
+                    caller.path, caller.start_line, caller.end_line
+                )
+                if found and (found[0].path, found[0].start_line) != (hit.path, hit.start_line):
+                    out.append(("caller", found[0]))
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return self.store.stats()
 
 
 class IndexService:
-    name = "lexical"
+    """All roots of the workspace, behind one search; what the server and CLI call."""
 
-    def __init__(self, roots: Sequence[Path], exclude: Sequence[str], max_file_bytes: int) -> None:
+    name = "hybrid"
+
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        *,
+        embedder: Callable[[], Embedder],
+        embedder_name: str | None = None,
+        exclude: Sequence[str] = (),
+        max_file_bytes: int = 1_000_000,
+        db_path: str = "",
+        rerank: Callable[[str, list[SearchHit]], list[SearchHit]] | None = None,
+        use_ctags: bool = True,
+    ) -> None:
         self.roots = [r.resolve() for r in roots]
+        self._embedder = LazyEmbedder(embedder, embedder_name)
         self._exclude = tuple(exclude)
         self._max_file_bytes = max_file_bytes
-        self._lex = LexicalIndex()
-        self._files: set[tuple[int, str]] = set()
-        self._lock = threading.RLock()
+        self._db_path = db_path
+        self._rerank = rerank
+        self._use_ctags = use_ctags
+        self._indexes: list[RootIndex] | None = None
+        self._open_lock = threading.Lock()
         self._built = threading.Event()
-        self.skipped = 0
+        self.last_crawl: CrawlStats | None = None
 
-    def _filters(self) -> list[FileFilter]:
-        return [FileFilter(r, self._exclude, self._max_file_bytes) for r in self.roots]
+    def _db_dir(self, i: int, root: Path) -> Path:
+        if not self._db_path:
+            return default_db_dir(root)
+        base = Path(self._db_path).expanduser()
+        return base if len(self.roots) == 1 else base / default_db_dir(root).name
+
+    def indexes(self) -> list[RootIndex]:
+        """Open every root's index; the embedder loads only if a store needs its dimension."""
+        with self._open_lock:
+            if self._indexes is None:
+                self._indexes = [
+                    RootIndex(
+                        root,
+                        self._db_dir(i, root),
+                        self._embedder,
+                        self._exclude,
+                        self._max_file_bytes,
+                        self._use_ctags,
+                    )
+                    for i, root in enumerate(self.roots)
+                ]
+            return self._indexes
 
     def build(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> int:
-        """Index every root from scratch; returns the number of files indexed."""
-        filters = self._filters()
-        files = [(i, f) for i, flt in enumerate(filters) for f in flt.walk()]
-        fresh = LexicalIndex()
-        names: set[tuple[int, str]] = set()
-        for n, (i, f) in enumerate(files, 1):
-            if cancel is not None and cancel.is_set():
-                break
-            try:
-                text = read_text(f.path)
-            except OSError as exc:  # deleted or replaced between listing and reading
-                log.info("skipped %s: %s", f.rel, exc)
-                continue
-            fresh.add(self._key(i, f.rel), text, language_for(f.rel))
-            names.add((i, f.rel))
-            if progress:
-                progress(n, len(files))
-        with self._lock:
-            self._lex, self._files = fresh, names
-            self.skipped = sum(len(flt.skipped) for flt in filters)
+        """Sync every root; returns the number of files now indexed."""
+        total = CrawlStats()
+        for idx in self.indexes():
+            s = idx.sync(progress, cancel)
+            for field in vars(total):
+                setattr(total, field, getattr(total, field) + getattr(s, field))
+        self.last_crawl = total
         self._built.set()
-        return len(names)
-
-    def invalidate(self) -> None:
-        """Forget the built state so the next search or build starts from scratch."""
-        self._built.clear()
+        return self.stats()["indexedFiles"]
 
     def ensure_built(self) -> None:
         if not self._built.is_set():
-            with self._lock:
-                if not self._built.is_set():
-                    self.build()
+            self.build()
 
-    def _key(self, root_index: int, rel: str) -> str:
-        # Multi-root workspaces: paths of the second and later roots carry the root's name.
-        return rel if root_index == 0 else f"{self.roots[root_index].name}/{rel}"
+    def invalidate(self) -> None:
+        self._built.clear()
+
+    @property
+    def skipped(self) -> int:
+        return sum(i.filter.skipped_count for i in self._indexes or [])
+
+    def _key(self, i: int, rel: str) -> str:
+        return rel if i == 0 else f"{self.roots[i].name}/{rel}"
 
     def locate(self, path: Path) -> tuple[int, str] | None:
-        """Which root a file belongs to, and its path relative to that root."""
         real = path.resolve()
         for i, root in enumerate(self.roots):
             if real.is_relative_to(root):
                 return i, real.relative_to(root).as_posix()
         return None
 
-    def update_file(self, path: Path, text: str | None = None) -> bool:
-        """Re-index one file (from disk, or from an unsaved buffer's `text`)."""
-        where = self.locate(path)
-        if where is None:
-            return False
-        i, rel = where
-        reason = self._filters()[i].check(path) if text is None else None
-        with self._lock:
-            self._lex.remove(self._key(i, rel))
-            self._files.discard((i, rel))
-            if reason is not None or (text is None and not path.is_file()):
-                return False
-            body = text if text is not None else read_text(path)
-            self._lex.add(self._key(i, rel), body, language_for(rel))
-            self._files.add((i, rel))
-        return True
-
-    def remove_file(self, path: Path) -> None:
-        if (where := self.locate(path)) is not None:
-            with self._lock:
-                self._lex.remove(self._key(*where))
-                self._files.discard(where)
-
-    def search(self, query: str, k: int) -> list[SearchHit]:
-        self.ensure_built()
-        with self._lock:
-            found = self._lex.search(query, k)
-        return [
-            SearchHit(p.path, p.start_line, p.end_line, None, "window", p.language, score, p.text)
-            for p, score in found
-        ]
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {"indexedFiles": len(self._files), "chunks": len(self._lex)}
-
     def resolve(self, rel: str) -> Path:
-        """The absolute path of a hit's `path` (first root, or `<root-name>/...` for others)."""
         head, _, rest = rel.partition("/")
         for root in self.roots[1:]:
             if head == root.name and rest:
                 return root / rest
         return self.roots[0] / rel
+
+    def update_file(self, path: Path, text: str | None = None) -> bool:
+        where = self.locate(path)
+        if where is None:
+            return False
+        return self.indexes()[where[0]].update(where[1], text)
+
+    def remove_file(self, path: Path) -> None:
+        if (where := self.locate(path)) is not None:
+            self.indexes()[where[0]].remove(where[1])
+
+    def search(
+        self, query: str, k: int, mode: Mode = "hybrid", expand: bool = False
+    ) -> list[SearchHit]:
+        """Best-first hits over every root; `expand` adds call-graph neighbours of the top hits."""
+        self.ensure_built()
+        indexes = self.indexes()
+        vector = self._embedder.embed([query], "query")[0] if mode != "fts" else []
+        depth = max(k, 30) if self._rerank else k
+        found: list[tuple[int, StoredHit]] = []
+        for i, idx in enumerate(indexes):
+            found.extend((i, h) for h in idx.search(query, vector, depth, mode))
+        found.sort(key=lambda ih: -ih[1].score)
+        hits = [self._hit(i, h) for i, h in found]
+        if self._rerank:
+            hits = self._rerank(query, hits)
+        hits = hits[:k]
+        if expand:
+            hits = self._expand(hits, found)
+        return hits
+
+    def _hit(
+        self, i: int, h: StoredHit, kind: str | None = None, score: float | None = None
+    ) -> SearchHit:
+        return SearchHit(
+            self._key(i, h.path),
+            h.start_line,
+            h.end_line,
+            h.symbol,
+            kind or h.kind,
+            h.language,
+            h.score if score is None else score,
+            h.text,
+        )
+
+    def _expand(self, hits: list[SearchHit], found: list[tuple[int, StoredHit]]) -> list[SearchHit]:
+        seen = {(h.path, h.start_line) for h in hits}
+        extra: list[SearchHit] = []
+        by_key = {(self._key(i, h.path), h.start_line): (i, h) for i, h in found}
+        for hit in hits[:3]:
+            if (hit.path, hit.start_line) not in by_key:
+                continue
+            i, stored = by_key[(hit.path, hit.start_line)]
+            for relation, n in self.indexes()[i].neighbours(stored):
+                key = (self._key(i, n.path), n.start_line)
+                if key not in seen:
+                    seen.add(key)
+                    extra.append(self._hit(i, n, relation, hit.score * 0.5))
+        return hits + extra
+
+    def stats(self) -> dict[str, int]:
+        totals = {"indexedFiles": 0, "chunks": 0}
+        for idx in self._indexes or []:
+            s = idx.stats()
+            totals["indexedFiles"] += s["files"]
+            totals["chunks"] += s["chunks"]
+        return totals
+
+    def iter_roots(self) -> Iterator[RootIndex]:
+        yield from self._indexes or []
+
+    def close(self) -> None:
+        for idx in self._indexes or []:
+            idx.store.close()

@@ -43,7 +43,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
@@ -283,7 +283,7 @@ def _chunk_schema(dimension: int) -> pa.Schema:
     )
 
 
-FILES_SCHEMA = pa.schema(
+_FILES_SCHEMA = pa.schema(
     [
         pa.field("path", pa.string(), nullable=False),
         pa.field("file_hash", pa.string(), nullable=False),
@@ -315,6 +315,7 @@ def _row_key(row: ChunkRow) -> str:
 
 
 def _in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    """Split an IN (...) list so no single SQL predicate grows with the workspace."""
     for start in range(0, len(values), _IN_LIST_CHUNK):
         yield list(values[start : start + _IN_LIST_CHUNK])
 
@@ -365,7 +366,7 @@ class ChunkStore:
             self._chunks = self._db.create_table(
                 self.table_name, schema=_chunk_schema(dimension), exist_ok=True
             )
-            self._files = self._db.create_table(FILES_TABLE, schema=FILES_SCHEMA, exist_ok=True)
+            self._files = self._db.create_table(FILES_TABLE, schema=_FILES_SCHEMA, exist_ok=True)
             self._fts_dirty = self._fts_needs_refresh()
 
     # -- opening ---------------------------------------------------------------------------
@@ -441,12 +442,12 @@ class ChunkStore:
     # -- manifest --------------------------------------------------------------------------
 
     def file_state(self, path: str) -> FileState | None:
-        """The manifest entry of one file, or None if it was never (completely) indexed."""
+        """The manifest entry of one file; None if never indexed, ``pending`` if interrupted."""
         with self._guard("read file state"):
             rows = (
                 self._files.search()
                 .where(col("path") == path)
-                .select(list(FILES_SCHEMA.names))
+                .select(list(_FILES_SCHEMA.names))
                 .limit(1)
                 .to_arrow()
                 .to_pylist()
@@ -456,11 +457,11 @@ class ChunkStore:
     def all_files(self) -> dict[str, FileState]:
         """Every manifest entry by path, including pending ones (their files are stale)."""
         with self._guard("read file states"):
-            rows = self._files.search().select(list(FILES_SCHEMA.names)).limit(None).to_arrow()
+            rows = self._files.search().select(list(_FILES_SCHEMA.names)).limit(None).to_arrow()
         return {r["path"]: FileState(**r) for r in rows.to_pylist()}
 
     def _upsert_manifest(self, states: Sequence[FileState]) -> None:
-        data = pa.Table.from_pylist([s.__dict__ for s in states], schema=FILES_SCHEMA)
+        data = pa.Table.from_pylist([s.__dict__ for s in states], schema=_FILES_SCHEMA)
         (
             self._files.merge_insert("path")
             .when_matched_update_all()
@@ -507,6 +508,7 @@ class ChunkStore:
             self._commit_manifest(updates, counts)
 
     def _commit_chunks(self, paths: Sequence[str], data: pa.Table) -> None:
+        """One atomic commit: readers see all of a batch's files old, or all new."""
         stale = col("path").isin(list(paths))
         (
             self._chunks.merge_insert("row_key")
@@ -658,13 +660,30 @@ class ChunkStore:
         return self._hits(table, "_score", float)
 
     @staticmethod
-    def _hits(table: pa.Table, score_column: str, to_score: Any) -> list[tuple[str, StoredHit]]:
+    def _hits(
+        table: pa.Table, score_column: str, to_score: Callable[[float], float]
+    ) -> list[tuple[str, StoredHit]]:
         out = []
         for row in table.to_pylist():
             score = to_score(row.pop(score_column))
             key = row.pop("row_key")
             out.append((key, StoredHit(**row, score=float(score))))
         return out
+
+    def chunks_overlapping(
+        self, path: str, line: int, end_line: int | None = None
+    ) -> list[StoredHit]:
+        """Stored chunks of `path` that overlap lines [line, end_line]; for call-graph expansion."""
+        end = line if end_line is None else end_line
+        quoted = path.replace("'", "''")
+        where = f"path = '{quoted}' AND start_line <= {int(end)} AND end_line >= {int(line)}"
+        with self._guard("chunk lookup"):
+            table = self._chunks.search().where(where).select(["row_key", *_HIT_COLUMNS]).to_arrow()
+        rows = table.to_pylist()
+        hits = [
+            StoredHit(**{k: v for k, v in r.items() if k != "row_key"}, score=0.0) for r in rows
+        ]
+        return sorted(hits, key=lambda h: (h.end_line - h.start_line, h.start_line))
 
     # -- maintenance -----------------------------------------------------------------------
 

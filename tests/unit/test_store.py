@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,7 @@ def axis(*weights: float) -> list[float]:
     return (raw / np.linalg.norm(raw)).tolist()
 
 
-def chunk(
-    path: str, text: str, line: int = 0, *, vector: list[float] | None = None
-) -> ChunkRecord:
+def chunk(path: str, text: str, line: int = 0, *, vector: list[float] | None = None) -> ChunkRecord:
     return ChunkRecord(
         path=path,
         start_line=line,
@@ -89,7 +87,7 @@ def dump(store: ChunkStore) -> set[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ChunkStore:
+def store(tmp_path: Path) -> Iterator[ChunkStore]:
     opened = ChunkStore(tmp_path / "db", MODEL, DIM)
     yield opened
     opened.close()
@@ -240,7 +238,7 @@ def test_rejects_rows_that_would_corrupt_the_table(store: ChunkStore) -> None:
         put(store, "a.py", chunk("a.py", "x", vector=[1.0, 0.0]))
     with pytest.raises(ValueError, match="NaN"):
         put(store, "a.py", chunk("a.py", "x", vector=[float("nan")] * DIM))
-    with pytest.raises(ValueError, match="b.py"):
+    with pytest.raises(ValueError, match=r"b\.py"):
         put(store, "a.py", chunk("b.py", "x"))
     with pytest.raises(ValueError, match="dimension 8"):
         store.search_vector([1.0], 3)
@@ -326,14 +324,19 @@ def _workspace(version: str) -> dict[str, list[ChunkRecord]]:
         edited = version == "new" and n % 2 == 0
         shift = 2 if version == "new" and n % 3 == 0 else 0
         files[path] = [
-            chunk(path, f"def widget{n}_{j}(): return {n * j}  # {'new' if edited else 'old'}", j * 5 + shift)
+            chunk(
+                path,
+                f"def widget{n}_{j}(): return {n * j}  # {'new' if edited else 'old'}",
+                j * 5 + shift,
+            )
             for j in range(3 + n % 3)
         ]
     return files
 
 
 def _file_hash(rows: Sequence[ChunkRecord]) -> str:
-    return hashlib.sha256("".join(r.content_hash for r in rows).encode()).hexdigest()
+    """Stands in for the hash of the file's bytes, which changes when chunks move."""
+    return hashlib.sha256(repr([(r.start_line, r.content_hash) for r in rows]).encode()).hexdigest()
 
 
 def sync(store: ChunkStore, version: str, progress: Callable[[str], None] = print) -> None:
@@ -363,7 +366,7 @@ cases.sync(store, "new", lambda line: print(line, flush=True))
 """
 
 
-def _run_writer_and_kill(db: Path, after_batches: int) -> None:
+def _run_writer_and_kill(db: Path, after_batches: int, delay: float) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, __file__, str(db)],
@@ -379,7 +382,8 @@ def _run_writer_and_kill(db: Path, after_batches: int) -> None:
             seen += line.startswith("batch")
             if seen >= after_batches or line.startswith("done"):
                 break
-        os.kill(proc.pid, signal.SIGKILL)  # mid-batch: the writer never pauses
+        time.sleep(delay)  # lands the kill at different points of the next batch's commits
+        os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait(timeout=30)
@@ -399,7 +403,9 @@ def _assert_consistent(store: ChunkStore) -> None:
         versions = [rows for rows in (expected["old"].get(path), expected["new"].get(path)) if rows]
         match = [rows for rows in versions if _file_hash(rows) == state.file_hash]
         assert match, path
-        want = {(r.path, r.start_line, r.end_line, r.symbol, r.text, r.content_hash) for r in match[0]}
+        want = {
+            (r.path, r.start_line, r.end_line, r.symbol, r.text, r.content_hash) for r in match[0]
+        }
         assert stored.get(path, set()) == want, path
 
 
@@ -408,8 +414,8 @@ def test_kill_during_batch_writes_leaves_a_db_that_reopens_and_converges(tmp_pat
     with ChunkStore(db, MODEL, DIM) as first:
         sync(first, "old", progress=lambda _: None)
 
-    for after in (1, 3, 6):
-        _run_writer_and_kill(db, after)
+    for after, delay in ((1, 0.0), (2, 0.01), (3, 0.025)):
+        _run_writer_and_kill(db, after, delay)
         with ChunkStore(db, MODEL, DIM) as reopened:
             assert not reopened.rebuilt
             assert reopened.search_vector(vec("anything"), 3)
@@ -423,7 +429,8 @@ def test_kill_during_batch_writes_leaves_a_db_that_reopens_and_converges(tmp_pat
         assert dump(resumed) == dump(clean)
         assert resumed.all_files() == clean.all_files()
         assert resumed.stats() == clean.stats()
-        assert [h.path for h in resumed.search_fts("widget4_2", 3)] == ["src/f04.py"]
+        top = resumed.search_fts("widget4_2", 3)[0]
+        assert (top.path, top.text) == ("src/f04.py", "def widget4_2(): return 8  # new")
 
 
 def test_concurrent_searches_see_whole_files_during_writes(store: ChunkStore) -> None:
@@ -443,7 +450,7 @@ def test_concurrent_searches_see_whole_files_during_writes(store: ChunkStore) ->
                 for hits in (store.search_fts("common", 50), store.search_vector(vec("q"), 50)):
                     texts = [h.text for h in hits if h.path == "a.py"]
                     assert len(texts) == len(set(texts)) and set(texts) in allowed, texts
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            except BaseException as exc:  # reported by the main thread
                 errors.append(exc)
                 return
 
@@ -506,12 +513,22 @@ def test_model_or_dimension_change_rebuilds_clean(
 
 @pytest.mark.parametrize(
     ("meta_text", "reason"),
-    [("{not json", "unreadable"), ('{"model": "test-model", "dimension": 8}', "schema_version")],
+    [
+        ("{not json", "unreadable"),
+        ('{"model": "test-model", "dimension": 8}', "schema_version"),
+        (None, "missing"),
+    ],
 )
-def test_damaged_or_old_meta_rebuilds(tmp_path: Path, meta_text: str, reason: str) -> None:
+def test_damaged_old_or_missing_meta_rebuilds(
+    tmp_path: Path, meta_text: str | None, reason: str
+) -> None:
     with ChunkStore(tmp_path / "db", MODEL, DIM) as first:
         put(first, "a.py", chunk("a.py", "alpha"))
-    (tmp_path / "db" / "meta.json").write_text(meta_text)
+    meta = tmp_path / "db" / "meta.json"
+    if meta_text is None:
+        meta.unlink()
+    else:
+        meta.write_text(meta_text)
 
     with ChunkStore(tmp_path / "db", MODEL, DIM) as reopened:
         assert reopened.rebuilt and reason in (reopened.rebuild_reason or "")
@@ -622,7 +639,7 @@ def test_empty_store_searches_return_nothing(store: ChunkStore) -> None:
     assert store.search_fts("alpha", 5) == []
 
 
-def test_batch_of_2000_rows_writes_quickly(store: ChunkStore) -> None:
+def test_batch_of_2000_rows_is_one_write(store: ChunkStore) -> None:
     batch = [
         FileUpdate(
             f"pkg/m{f}.py",
@@ -634,9 +651,6 @@ def test_batch_of_2000_rows_writes_quickly(store: ChunkStore) -> None:
         for f in range(200)
     ]
 
-    started = time.perf_counter()
-    store.replace_files(batch)
-    elapsed = time.perf_counter() - started
+    store.replace_files(batch)  # its speed is measured in benchmarks/, not asserted here
 
     assert store.stats() == {"files": 200, "chunks": 2000}
-    assert elapsed < 5.0, f"2,000-row batch took {elapsed:.2f}s"
