@@ -29,6 +29,7 @@ from lsp_ai.chat.service import ChatRequest
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
+from lsp_ai.index.watcher import WorkspaceWatcher
 from lsp_ai.inference.base import ModelError
 from lsp_ai.logs import CallbackHandler
 from lsp_ai.protocol import (
@@ -86,6 +87,7 @@ class LspAiServer(LanguageServer):
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
         self.index_job: asyncio.Future[Any] | None = None
+        self.watcher: WorkspaceWatcher | None = None
 
     # -- helpers used by the handlers --------------------------------------------------------
 
@@ -142,6 +144,22 @@ class LspAiServer(LanguageServer):
                 if "index" in changed:
                     self.start_indexing()
 
+    def watch(self, svc: Services) -> None:
+        """Follow changes made outside the editor; restarted when roots or the index change."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        pool = self.index_pool
+
+        def apply(changed: set[Path], deleted: set[Path]) -> None:
+            for path in sorted(deleted):
+                pool.submit(svc.index.remove_file, path)
+            for path in sorted(changed):
+                pool.submit(svc.index.update_file, path)
+
+        dbs = [idx.db_dir for idx in svc.index.iter_roots()]
+        self.watcher = WorkspaceWatcher(svc.roots, apply, ignore_dirs=dbs)
+        self.watcher.start()
+
     def start_indexing(self) -> None:
         """Build the index in the background with `Indexing` work-done progress."""
         if self.index_job is not None and not self.index_job.done():
@@ -178,6 +196,7 @@ class LspAiServer(LanguageServer):
         try:
             count = await loop.run_in_executor(self.index_pool, lambda: svc.index.build(report))
             message = f"{count} files indexed"
+            self.watch(svc)
         except Exception as exc:  # indexing trouble is reported, never fatal
             log.exception("indexing failed")
             message = f"indexing failed: {exc}"
@@ -273,6 +292,8 @@ def on_shutdown(ls: LspAiServer, params: None) -> None:
         handle.cancel()
     for token in list(ls.active):
         token.cancel("shutdown")  # worker threads finish their current token and return
+    if ls.watcher is not None:
+        ls.watcher.stop()
     for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool):
         pool.shutdown(wait=False, cancel_futures=True)
     if ls.services is not None:

@@ -105,7 +105,9 @@ class ChatService:
         t0 = time.perf_counter()
         on_stage("Searching the codebase")
         retriever = self._retriever()
-        hits = retriever.search(req.message, self._top_k)
+        # Call-graph neighbours of the best hits come along: the helper a function calls
+        # is often what the answer needs.
+        hits = retriever.search(req.message, self._top_k, expand=True)
         timings["retrieval"] = (time.perf_counter() - t0) * 1000
         cancel.raise_if_cancelled()
 

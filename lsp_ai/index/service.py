@@ -271,7 +271,9 @@ class RootIndex:
                 self.remove(rel)
                 return False
             if text is not None:
-                if self.filter.check(path) not in (None, "not a file"):
+                # A buffer need not exist on disk yet; ignore rules and secrets still apply.
+                reason = self.filter.check(path)
+                if reason is not None and not reason.startswith(("unreadable", "not a file")):
                     return False
                 data = text.encode()
                 file_hash = hashlib.sha256(data).hexdigest()
