@@ -53,10 +53,13 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 
 
 @asynccontextmanager
-async def server(root: Path) -> AsyncIterator[tuple[LanguageClient, float]]:
+async def server(
+    root: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[LanguageClient, float]]:
     """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms."""
     home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
-    env = dict(os.environ, HOME=str(home), LSP_AI_CONFIG=str(home / "none.toml"))
+    env = dict(env or os.environ, HOME=str(home))
+    env.setdefault("LSP_AI_CONFIG", str(home / "none.toml"))
     client = LanguageClient("lsp-ai-bench", "0")
 
     @client.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)

@@ -229,7 +229,7 @@ async def on_initialize(ls: LspAiServer, params: lsp.InitializeParams) -> None:
     cfg, problems = load_config(roots[0], init_options=ls.init_options)
     ls.config = cfg
     ls.services = Services(cfg, roots)
-    for problem in problems:
+    for problem in [*problems, *ls.services.problems]:
         log.warning("configuration: %s", problem)
         ls.show(f"lsp-ai configuration: {problem}")
 
@@ -250,7 +250,9 @@ async def on_initialize(ls: LspAiServer, params: lsp.InitializeParams) -> None:
 @server.feature(lsp.INITIALIZED)
 async def on_initialized(ls: LspAiServer, params: lsp.InitializedParams) -> None:
     # Models load in background threads; the first request waits only if it comes early.
-    ls.svc.warm("completion", "chat")
+    # The embedder too: every search and chat needs it for the query, even when the index
+    # itself re-opened without it.
+    ls.svc.warm("completion", "chat", "embedding")
     ls.start_indexing()
     caps = ls.client_capabilities.workspace
     if caps and caps.configuration:

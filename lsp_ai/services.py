@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,10 @@ from lsp_ai.chat.service import ChatService
 from lsp_ai.completion.service import CompletionService
 from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
+from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.rerank import make_reranker
 from lsp_ai.index.service import IndexService
-from lsp_ai.inference.base import Embedder, TextModel
+from lsp_ai.inference.base import Embedder, ModelError, TextModel
 from lsp_ai.inference.factory import embedder_factory, embedder_name, text_model_factory
 from lsp_ai.inference.slots import ModelSlot
 
@@ -51,6 +53,7 @@ class Services:
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
         self.gate = Gate()
         self.config = config
+        self.problems: list[str] = []  # set-up trouble to show the user, by config key
         self.slots = _slots(config)
         self.index = self._make_index(config)
         self.completion = self._make_completion(config)
@@ -61,10 +64,20 @@ class Services:
             self.roots,
             embedder=lambda: self.slots.embedding.get(),
             embedder_name=embedder_name(cfg.models.embedding),
+            rerank=self._reranker(cfg),
             exclude=cfg.index.exclude,
             max_file_bytes=cfg.index.max_file_bytes,
             db_path=cfg.index.db_path,
         )
+
+    def _reranker(self, cfg: Config) -> Callable[[str, list[SearchHit]], list[SearchHit]] | None:
+        """The optional cross-encoder; a bad reranker setting disables it with a warning."""
+        try:
+            return make_reranker(cfg.models.reranker)
+        except ModelError as exc:
+            log.warning("%s", exc)
+            self.problems.append(str(exc))
+            return None
 
     def _make_completion(self, cfg: Config) -> CompletionService:
         return CompletionService(
@@ -103,7 +116,11 @@ class Services:
                 fresh = _slots(new)
                 setattr(self.slots, role, getattr(fresh, role))
                 changed.append(role)
-        if old.index != new.index or "embedding" in changed:
+        if (
+            old.index != new.index
+            or old.models.reranker != new.models.reranker
+            or ("embedding" in changed)
+        ):
             self.index.close()
             self.index = self._make_index(new)
             changed.append("index")

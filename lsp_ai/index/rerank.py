@@ -121,9 +121,7 @@ class CrossEncoderReranker:
             raise ModelError(f"{_KEY}: sentence-transformers is not installed ({exc})") from exc
         hf_logging.disable_progress_bar()  # "Loading weights" bars would land in our stderr log
         try:
-            model = CrossEncoder(
-                str(self.model_dir), device=self._device, local_files_only=True
-            )
+            model = CrossEncoder(str(self.model_dir), device=self._device, local_files_only=True)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise ModelError(
                 f"{_KEY}: cannot load a CrossEncoder from {self.model_dir} ({exc}); {_FIX}"
@@ -141,8 +139,8 @@ class CrossEncoderReranker:
     def scores(self, query: str, texts: Sequence[str]) -> list[float]:
         """Cross-encoder scores for (query, text) pairs, in the order given.
 
-        Everything goes in one ``predict`` batch: there are at most ``top_n`` pairs, and
-        CrossEncoder already sorts a batch by length internally to limit padding.
+        Everything goes in one ``predict`` batch: there are at most ``top_n`` short pairs, and
+        one padded forward pass is cheaper than several small ones on a CPU.
         """
         if not texts:
             return []
@@ -161,8 +159,8 @@ class CrossEncoderReranker:
         """Return every hit: the first ``top_n`` re-sorted by cross-encoder score, then the rest.
 
         Reranked hits carry the cross-encoder score in ``score``. Hits past ``top_n`` keep
-        their first-stage order and score, since the model never saw them; the caller cuts
-        the list to its ``k`` anyway, which is at most ``top_n`` in practice.
+        their first-stage order and score, since the model never saw them; `IndexService` cuts
+        the list to its ``k`` afterwards, which is usually well under ``top_n``.
         """
         if not hits:
             return []

