@@ -194,6 +194,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\n(interrupted)", file=sys.stderr)
         return 130
     print()
+    t = result.timings_ms
+    print(
+        f"({result.prompt_tokens} prompt tokens; retrieval {t.get('retrieval', 0):.0f} ms, "
+        f"first token {t.get('first_token', 0) / 1000:.1f} s, "
+        f"generation {t.get('generation', 0) / 1000:.1f} s)",
+        file=sys.stderr,
+    )
     if result.sources:
         print("\nSources:")
         for s in result.sources:

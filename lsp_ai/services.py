@@ -95,6 +95,7 @@ class Services:
             lambda: self.index,
             self.index.resolve,
             top_k=cfg.chat.top_k,
+            context_tokens=cfg.chat.context_tokens,
             max_tokens=cfg.models.chat.max_tokens,
             temperature=cfg.models.chat.temperature,
             gate=self.gate,

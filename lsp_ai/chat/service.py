@@ -79,6 +79,7 @@ class ChatService:
         resolve: Callable[[str], Path],
         *,
         top_k: int,
+        context_tokens: int,
         max_tokens: int,
         temperature: float,
         gate: Gate,
@@ -87,6 +88,7 @@ class ChatService:
         self._retriever = retriever
         self._resolve = resolve
         self._top_k = top_k
+        self._context_tokens = context_tokens
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._gate = gate
@@ -120,7 +122,7 @@ class ChatService:
         snippets = [
             Snippet(h.path, h.start_line, h.end_line, h.text, h.score, h.symbol) for h in hits
         ]
-        budget = model.n_ctx - self._max_tokens - 32
+        budget = min(model.n_ctx - self._max_tokens - 32, self._context_tokens)
         prompt = build_prompt(
             req.message, snippets, history, model.count_tokens, budget, req.current
         )
