@@ -37,6 +37,8 @@ def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
 
 def embedder_name(cfg: Any) -> str | None:
     """The name an embedder will report once loaded, known without loading it."""
+    if cfg.backend == "llama_cpp":
+        return Path(cfg.model).stem if cfg.model not in ("", "default") else None
     if cfg.backend != "sentence_transformers":
         return None
     if cfg.model in ("", "default"):
@@ -47,6 +49,17 @@ def embedder_name(cfg: Any) -> str | None:
 
 def embedder_factory(cfg: Any) -> Callable[[], Embedder]:
     def load() -> Embedder:
+        if cfg.backend == "llama_cpp":
+            from lsp_ai.inference.llama_cpp import LlamaCppEmbedder
+
+            return LlamaCppEmbedder(
+                resolve_gguf(cfg.model, "models.embedding.model"),
+                n_ctx=cfg.n_ctx,
+                n_gpu_layers=cfg.n_gpu_layers,
+                n_threads=cfg.n_threads,
+                query_prefix=cfg.query_prefix,
+                document_prefix=cfg.document_prefix,
+            )
         if cfg.backend != "sentence_transformers":
             raise ModelError(_NOT_YET.format(role="embedding", backend=cfg.backend))
         from lsp_ai.inference.sentence_transformers import SentenceTransformerEmbedder

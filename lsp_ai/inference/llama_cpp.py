@@ -252,3 +252,64 @@ class LlamaCppModel:
 
     def close(self) -> None:
         self._llm.close()
+
+
+class LlamaCppEmbedder:
+    """A GGUF embedding model (e.g. nomic-embed-text) run by llama.cpp, mean-pooled."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int = 512,
+        n_gpu_layers: int = 0,
+        n_threads: int = 0,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+        threads = n_threads or default_threads()
+        try:
+            with _LOAD_LOCK:
+                self._llm = Llama(
+                    model_path=str(path),
+                    embedding=True,
+                    pooling_type=LLAMA_POOLING_TYPE_MEAN,
+                    n_ctx=n_ctx,
+                    n_batch=n_ctx,
+                    n_ubatch=n_ctx,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"models.embedding.model: llama.cpp could not load {path} as an embedding "
+                f"model ({exc})"
+            ) from exc
+        self.name = path.stem
+        self._prefix = {"query": query_prefix, "document": document_prefix}
+        self._lock = threading.Lock()
+        self._dimension = int(self._llm.n_embd())
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str], kind: str) -> list[list[float]]:
+        prefix = self._prefix[kind]
+        # Texts longer than the window are cut to it rather than failing the whole batch.
+        limit = self._llm.n_ctx() - 8
+        out: list[list[float]] = []
+        with self._lock:
+            for text in texts:
+                tokens = self._llm.tokenize((prefix + text).encode(), add_bos=True)[:limit]
+                clipped = self._llm.detokenize(tokens).decode("utf-8", "replace")
+                vec = self._llm.embed(clipped, normalize=True)
+                out.append([float(x) for x in vec])
+        return out
+
+    def close(self) -> None:
+        self._llm.close()

