@@ -38,7 +38,8 @@ a fresh temporary database, so no run reuses an old index.
 
 Run: ``python -m benchmarks.retrieval_quality [--quick] [--repos N] [--skip-cosqa]
 [--skip-docstrings]``. Tables are printed and written to
-``benchmarks/results/<date>/retrieval_quality.md``; every figure goes to ``.json`` beside it.
+``benchmarks/results/<date>/retrieval_quality[-quick][-cosqa|-docstrings].md`` (suffixes keep
+quick and partial runs from overwriting a full one); every figure goes to ``.json`` beside it.
 """
 
 from __future__ import annotations
@@ -179,14 +180,21 @@ def is_correct(hit: Hit, q: Query, file_level: bool = False) -> bool:
     return hit.start_line <= q.lines[1] and hit.end_line >= q.lines[0]
 
 
+def first_per_file(hits: Sequence[Hit]) -> list[Hit]:
+    """Each file's first hit, in the order files first appear."""
+    firsts: dict[str, Hit] = {}
+    for hit in hits:
+        firsts.setdefault(hit.path, hit)
+    return list(firsts.values())
+
+
 def first_rank(hits: Sequence[Hit], q: Query, file_level: bool = False) -> int:
     """1-based position of the first correct hit in the whole list; 0 when there is none.
 
     ``file_level`` judges by path only and counts each file once, at its first hit.
     """
     if file_level:
-        seen: set[str] = set()
-        hits = [h for h in hits if not (h.path in seen or seen.add(h.path))]
+        hits = first_per_file(hits)
     for rank, hit in enumerate(hits, 1):
         if is_correct(hit, q, file_level):
             return rank
@@ -484,8 +492,10 @@ def run_docstrings(
     tmp: Path, quick: bool, repos: int, report: list[str], data: dict[str, Any]
 ) -> list[Corpus]:
     max_queries = MAX_DOC_QUERIES["quick" if quick else "full"]
-    corpora, combined, per_repo = [], {}, {}
-    failed = []
+    corpora: list[Corpus] = []
+    combined: dict[str, Runs] = {}
+    per_repo: dict[str, Any] = {}
+    failed: list[str] = []
     for spec in SDISTS[:repos]:
         repo = fetch_sdist(spec, tmp)
         if repo is None:
@@ -525,6 +535,14 @@ def run_docstrings(
     return corpora
 
 
+def result_name(quick: bool, skip_cosqa: bool, skip_docstrings: bool) -> str:
+    """``retrieval_quality`` for a full run; suffixes keep partial runs from overwriting it."""
+    name = "retrieval_quality" + ("-quick" if quick else "")
+    if skip_cosqa != skip_docstrings:
+        name += "-docstrings" if skip_cosqa else "-cosqa"
+    return name
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="bounded subsets (~5-10 min)")
@@ -534,6 +552,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     repos = args.repos if args.repos is not None else (2 if args.quick else 3)
     started = time.perf_counter()
+    load_start = round(os.getloadavg()[0], 2)
     report = [f"## Retrieval quality ({'quick' if args.quick else 'full'} mode)\n"]
     data: dict[str, Any] = {"mode": "quick" if args.quick else "full", "k": K}
     corpora: list[Corpus] = []
@@ -545,11 +564,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             corpora += run_docstrings(tmp, args.quick, repos, report, data)
     report.append(corpus_sizes(corpora))
     data["wall_s"] = round(time.perf_counter() - started, 1)
-    report.append(f"Wall time: {data['wall_s']} s\n")
+    data["loadavg_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
+    report.append(
+        f"Wall time: {data['wall_s']} s. 1-minute load average at start/end: "
+        f"{load_start} / {data['loadavg_1min']['end']} on {os.cpu_count()} cores "
+        "(latencies are inflated when other processes compete for the CPU).\n"
+    )
     text = "\n".join(report)
     print(text)
-    path = write_result("retrieval_quality", data)
-    md = RESULTS / time.strftime("%Y-%m-%d") / "retrieval_quality.md"
+    name = result_name(args.quick, args.skip_cosqa, args.skip_docstrings)
+    path = write_result(name, data)
+    md = RESULTS / time.strftime("%Y-%m-%d") / f"{name}.md"
     md.write_text(text)
     log(f"wrote {path} and {md}")
 
