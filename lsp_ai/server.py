@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -173,10 +174,16 @@ class LspAiServer(LanguageServer):
         supported = bool(
             self.client_capabilities.window and self.client_capabilities.window.work_done_progress
         )
+        stop = threading.Event()  # the progress bar's cancel button stops the crawl
         if supported:
             try:
                 await progress.create_async(token)
-                progress.begin(token, lsp.WorkDoneProgressBegin(title="Indexing", percentage=0))
+                progress.begin(
+                    token,
+                    lsp.WorkDoneProgressBegin(title="Indexing", percentage=0, cancellable=True),
+                )
+                if (created := progress.tokens.get(token)) is not None:
+                    created.add_done_callback(lambda f: stop.set() if f.cancelled() else None)
             except Exception:
                 supported = False
         last = [-1]
@@ -194,8 +201,10 @@ class LspAiServer(LanguageServer):
 
         loop = asyncio.get_running_loop()
         try:
-            count = await loop.run_in_executor(self.index_pool, lambda: svc.index.build(report))
-            message = f"{count} files indexed"
+            count = await loop.run_in_executor(
+                self.index_pool, lambda: svc.index.build(report, stop)
+            )
+            message = "indexing cancelled" if stop.is_set() else f"{count} files indexed"
             self.watch(svc)
         except Exception as exc:  # indexing trouble is reported, never fatal
             log.exception("indexing failed")

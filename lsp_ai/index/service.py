@@ -389,7 +389,8 @@ class IndexService:
             for field in vars(total):
                 setattr(total, field, getattr(total, field) + getattr(s, field))
         self.last_crawl = total
-        self._built.set()
+        if cancel is None or not cancel.is_set():
+            self._built.set()  # a cancelled crawl is finished by the next search or reindex
         return self.stats()["indexedFiles"]
 
     def ensure_built(self) -> None:
