@@ -66,8 +66,21 @@ from typing import Any
 from benchmarks.common import RESULTS, percentiles, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
-from lsp_ai.index.lexical import STOPWORDS
 from lsp_ai.services import Services
+
+#: Words a person would leave out of a grep: common English and code keywords.
+STOPWORDS: frozenset[str] = frozenset(
+    {
+        # English
+        "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
+        "how", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "that", "the",
+        "there", "this", "to", "was", "we", "what", "where", "which", "who", "why", "with",
+        "you", "your",
+        # code
+        "def", "else", "elif", "end", "false", "fn", "func", "if", "import", "let", "const",
+        "nil", "none", "null", "pass", "return", "self", "true", "var", "void",
+    }
+)  # fmt: skip
 
 EVAL_DATA = Path(
     os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")

@@ -8,8 +8,7 @@ lies between, and it records every definition (with qualified names and signatur
 the calls inside each chunk for the symbol table and call graph.
 
 Whatever the input, it never raises and never loses a line: files in unknown languages, or
-that tree-sitter cannot make sense of, fall back to the same overlapping line windows the
-lexical index uses.
+that tree-sitter cannot make sense of, fall back to overlapping line windows.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from lsp_ai.index.languages import (
     spec_for,
     tools_for,
 )
-from lsp_ai.index.lexical import split_lines, split_passages
+from lsp_ai.index.windows import split_lines, split_passages
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +216,7 @@ def _chunk_syntax(path: str, text: str, language: str, spec: LanguageSpec) -> Fi
 
 
 def _window_chunks(path: str, text: str, language: str) -> FileChunks:
-    """Fall back to the lexical index's overlapping line windows."""
+    """Fall back to overlapping line windows."""
     chunks = [
         _make_chunk(
             path,

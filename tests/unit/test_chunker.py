@@ -16,7 +16,7 @@ from lsp_ai.index.chunker import (
     FileChunks,
     chunk_file,
 )
-from lsp_ai.index.lexical import split_lines
+from lsp_ai.index.windows import split_lines
 
 # ----------------------------------------------------------------- samples
 
