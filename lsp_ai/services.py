@@ -112,8 +112,9 @@ class Services:
         changed = []
         for role in ("completion", "chat", "embedding"):
             if getattr(old.models, role) != getattr(new.models, role):
-                slot: ModelSlot[Any] = getattr(self.slots, role)
-                slot.close()
+                # The old model is not closed here: a generation in another thread may still
+                # hold it, and freeing llama.cpp memory under it would crash the process. It
+                # is released when the last reference goes.
                 fresh = _slots(new)
                 setattr(self.slots, role, getattr(fresh, role))
                 changed.append(role)
@@ -122,8 +123,7 @@ class Services:
             or old.models.reranker != new.models.reranker
             or ("embedding" in changed)
         ):
-            self.index.close()
-            self.index = self._make_index(new)
+            self.index = self._make_index(new)  # a crawl in flight finishes on the old one
             changed.append("index")
         self.completion = self._make_completion(new)
         self.chat = self._make_chat(new)

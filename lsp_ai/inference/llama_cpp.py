@@ -44,6 +44,40 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def load_llama(
+    path: Path,
+    role: str,
+    *,
+    n_ctx: int,
+    n_batch: int,
+    n_gpu_layers: int,
+    n_threads: int,
+    **extra: Any,
+) -> Any:
+    """Load a GGUF with llama-cpp-python, one load at a time, failing with the config key."""
+    from llama_cpp import Llama  # heavy import, kept off the server's start-up path
+
+    threads = n_threads or default_threads()
+    try:
+        with _LOAD_LOCK:
+            return Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_ubatch=n_batch,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+                **extra,
+            )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(
+            f"models.{role}.model: llama.cpp could not load {path} ({exc}); the file may be "
+            "corrupt, truncated or of an architecture this llama.cpp does not know"
+        ) from exc
+
+
 class _StopScanner:
     """Holds back just enough text to catch stop strings split across tokens."""
 
@@ -83,33 +117,16 @@ class LlamaCppModel:
         n_threads: int = 0,
         n_batch: int = 128,
     ) -> None:
-        from llama_cpp import Llama  # heavy import, kept off the server's start-up path
-
         self.name = path.name
         self.path = path
         self.role = role
         self._lock = threading.Lock()
         self._cancel: CancelToken | None = None
-        threads = n_threads or default_threads()
-        try:
-            with _LOAD_LOCK:
-                # A small n_batch keeps each llama_decode short, so cancellation lands
-                # quickly even between abort-callback checks.
-                self._llm = Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_batch=n_batch,
-                    n_ubatch=n_batch,
-                    n_gpu_layers=n_gpu_layers,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(
-                f"models.{role}.model: llama.cpp could not load {path} ({exc}); the file may be "
-                "corrupt, truncated or of an architecture this llama.cpp does not know"
-            ) from exc
+        # A small n_batch keeps each llama_decode short, so cancellation lands quickly even
+        # between abort-callback checks.
+        self._llm = load_llama(
+            path, role, n_ctx=n_ctx, n_batch=n_batch, n_gpu_layers=n_gpu_layers, n_threads=n_threads
+        )
         self._install_abort_callback()
         self._chat_formatter = self._make_chat_formatter()
 
@@ -267,28 +284,18 @@ class LlamaCppEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
     ) -> None:
-        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN
 
-        threads = n_threads or default_threads()
-        try:
-            with _LOAD_LOCK:
-                self._llm = Llama(
-                    model_path=str(path),
-                    embedding=True,
-                    pooling_type=LLAMA_POOLING_TYPE_MEAN,
-                    n_ctx=n_ctx,
-                    n_batch=n_ctx,
-                    n_ubatch=n_ctx,
-                    n_gpu_layers=n_gpu_layers,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(
-                f"models.embedding.model: llama.cpp could not load {path} as an embedding "
-                f"model ({exc})"
-            ) from exc
+        self._llm = load_llama(
+            path,
+            "embedding",
+            n_ctx=n_ctx,
+            n_batch=n_ctx,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            embedding=True,
+            pooling_type=LLAMA_POOLING_TYPE_MEAN,
+        )
         self.name = path.stem
         self._prefix = {"query": query_prefix, "document": document_prefix}
         self._lock = threading.Lock()

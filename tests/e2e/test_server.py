@@ -30,6 +30,21 @@ async def execute(client: RecordingClient, command: str, *args: object) -> objec
     )
 
 
+async def inline(
+    client: RecordingClient, uri: str, line: int, character: int, automatic: bool = False
+) -> lsp.InlineCompletionList | list[lsp.InlineCompletionItem] | None:
+    kind = lsp.InlineCompletionTriggerKind
+    return await client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=line, character=character),
+            context=lsp.InlineCompletionContext(
+                trigger_kind=kind.Automatic if automatic else kind.Invoked
+            ),
+        )
+    )
+
+
 async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
     assert client.init_result is not None
     caps = client.init_result.capabilities
@@ -79,15 +94,7 @@ async def test_inline_completion_from_the_embedded_model(
     path = workspace / "shop" / "scratch.py"
     text = "def add(a, b):\n    return "
     uri = open_doc(client, path, text)
-    result = await client.text_document_inline_completion_async(
-        lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            position=lsp.Position(line=1, character=11),
-            context=lsp.InlineCompletionContext(
-                trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
-            ),
-        )
-    )
+    result = await inline(client, uri, 1, 11)
     assert isinstance(result, lsp.InlineCompletionList)
     assert result.items, "the model produced no completion"
     item = result.items[0]
@@ -120,15 +127,7 @@ async def test_completion_for_a_document_never_opened_is_an_error(
     client: RecordingClient, workspace: Path
 ) -> None:
     with pytest.raises(JsonRpcException, match="not open"):
-        await client.text_document_inline_completion_async(
-            lsp.InlineCompletionParams(
-                text_document=lsp.TextDocumentIdentifier(uri=(workspace / "nope.py").as_uri()),
-                position=lsp.Position(line=0, character=0),
-                context=lsp.InlineCompletionContext(
-                    trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
-                ),
-            )
-        )
+        await inline(client, (workspace / "nope.py").as_uri(), 0, 0, automatic=True)
     assert await execute(client, "lsp-ai.status")  # still serving
 
 
@@ -274,15 +273,7 @@ async def test_bad_setting_is_reported_and_last_good_config_kept(
         await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
     assert any("completion.max_tokens" in m.message for m in client.messages)
     uri = open_doc(client, workspace / "shop" / "scratch4.py", "def mul(a, b):\n    return ")
-    result = await client.text_document_inline_completion_async(
-        lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            position=lsp.Position(line=1, character=11),
-            context=lsp.InlineCompletionContext(
-                trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
-            ),
-        )
-    )
+    result = await inline(client, uri, 1, 11)
     assert result is not None and result.items
 
 
@@ -295,15 +286,7 @@ async def test_completion_is_served_while_a_chat_generates(
     )
     await client.wait_for_progress(lambda c: bool(c.deltas.get("c2")))
     uri = open_doc(client, workspace / "shop" / "scratch5.py", "def sub(a, b):\n    return ")
-    result = await client.text_document_inline_completion_async(
-        lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            position=lsp.Position(line=1, character=11),
-            context=lsp.InlineCompletionContext(
-                trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
+    result = await inline(client, uri, 1, 11, automatic=True)
     assert result is not None and result.items
     # Chat pauses while a completion runs, so the completion cannot queue behind it.
     assert not chat.done(), "the chat finished first: the completion waited behind it"
