@@ -213,7 +213,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_complete(args: argparse.Namespace) -> int:
     from lsp_ai.completion.service import CompletionRequest
     from lsp_ai.concurrency import CancelToken
-    from lsp_ai.index.discover import read_text
+    from lsp_ai.index.discover import language_for, read_text
 
     path = args.file.expanduser()
     if not path.is_file():
@@ -222,7 +222,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
         raise CliError("--line and --character are 0-based and must be >= 0")
     text = read_text(path)
     svc = _services(path.resolve().parent)
-    req = CompletionRequest(text, args.line, args.character, path.name)
+    req = CompletionRequest(
+        text, args.line, args.character, str(path), language_for(path.name), invoked=True
+    )
     result = svc.completion.complete(req, CancelToken())
     print(result.text)
     return 0 if result.text else 1

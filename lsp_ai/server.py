@@ -30,6 +30,7 @@ from lsp_ai.chat.service import ChatRequest
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
+from lsp_ai.index.discover import language_for
 from lsp_ai.index.watcher import WorkspaceWatcher
 from lsp_ai.inference.base import ModelError
 from lsp_ai.logs import CallbackHandler
@@ -356,11 +357,13 @@ def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
 # -- completion ------------------------------------------------------------------------------
 
 
-async def _complete(ls: LspAiServer, uri: str, position: lsp.Position) -> CompletionResult | None:
+async def _complete(
+    ls: LspAiServer, uri: str, position: lsp.Position, invoked: bool
+) -> CompletionResult | None:
     doc = ls.open_document(uri)
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
-    path = _doc_path(uri)
-    req = CompletionRequest(doc.source, pos.line, pos.character, path.name if path else uri)
+    language = language_for(uri)
+    req = CompletionRequest(doc.source, pos.line, pos.character, uri, language, invoked)
     token = ls.latest.start(uri)  # a newer request on this document cancels older ones
     try:
         return await ls.run_cancellable(
@@ -379,7 +382,8 @@ async def _complete(ls: LspAiServer, uri: str, position: lsp.Position) -> Comple
 async def inline_completion(
     ls: LspAiServer, params: lsp.InlineCompletionParams
 ) -> lsp.InlineCompletionList:
-    result = await _complete(ls, params.text_document.uri, params.position)
+    invoked = params.context.trigger_kind == lsp.InlineCompletionTriggerKind.Invoked
+    result = await _complete(ls, params.text_document.uri, params.position, invoked)
     if result is None or not result.text:
         return lsp.InlineCompletionList(items=[])
     here = lsp.Range(start=params.position, end=params.position)
@@ -390,7 +394,9 @@ async def inline_completion(
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "("]))
 async def completion(ls: LspAiServer, params: lsp.CompletionParams) -> lsp.CompletionList:
-    result = await _complete(ls, params.text_document.uri, params.position)
+    context = params.context
+    invoked = context is not None and context.trigger_kind == lsp.CompletionTriggerKind.Invoked
+    result = await _complete(ls, params.text_document.uri, params.position, invoked)
     if result is None or not result.text:
         return lsp.CompletionList(is_incomplete=True, items=[])
     doc = ls.open_document(params.text_document.uri)

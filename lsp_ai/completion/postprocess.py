@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "do", "then")
+_HASH_COMMENTS = {"python", "ruby", "bash", "yaml", "toml", "perl", "r", "elixir"}
+_QUOTES = "\"'`"
+
+
+def in_comment_or_string(line_prefix: str, language: str) -> bool:
+    """Whether the cursor sits in a line comment or an unclosed string on its line.
+
+    Ghost text there is mostly noise (models happily continue prose). This reads the current
+    line only, so a cursor inside a multi-line string or block comment is not detected.
+    """
+    marker = "#" if language in _HASH_COMMENTS else "//"
+    quote = ""
+    i = 0
+    while i < len(line_prefix):
+        ch = line_prefix[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in _QUOTES:
+            quote = ch
+        elif line_prefix.startswith(marker, i):
+            return True
+        i += 1
+    return bool(quote)
 
 
 def wants_multiline(line_prefix: str, line_suffix: str, setting: str) -> bool:

@@ -151,6 +151,11 @@ class LlamaCppModel:
 
     def fim_tokens(self) -> FimTokens | None:
         """FIM tokens are real only when each spelling tokenizes to a single vocabulary id."""
+        if not hasattr(self, "_fim"):
+            self._fim = self._find_fim_tokens()
+        return self._fim
+
+    def _find_fim_tokens(self) -> FimTokens | None:
         for cand in _FIM_SPELLINGS:
             if all(
                 len(self._llm.tokenize(t.encode(), add_bos=False, special=True)) == 1

@@ -322,3 +322,36 @@ async def test_bad_initialization_options_are_reported(workspace: Path, home: Pa
             for m in c.messages
         )
         assert await execute(c, "lsp-ai.status")
+
+
+async def test_typing_through_a_suggestion_keeps_the_rest(
+    client: RecordingClient, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "shop" / "scratch6.py", "def half(n):\n    return ")
+    first = await inline(client, uri, 1, 11)
+    assert isinstance(first, lsp.InlineCompletionList) and first.items
+    shown = first.items[0].insert_text
+    assert isinstance(shown, str) and len(shown) > 1
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(
+                        start=lsp.Position(line=1, character=11),
+                        end=lsp.Position(line=1, character=11),
+                    ),
+                    text=shown[0],
+                )
+            ],
+        )
+    )
+    second = await inline(client, uri, 1, 12)
+    assert isinstance(second, lsp.InlineCompletionList) and second.items
+    assert second.items[0].insert_text == shown[1:]
+
+
+async def test_no_ghost_text_inside_a_comment(client: RecordingClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "shop" / "scratch7.py", "x = 1  # the value of ")
+    result = await inline(client, uri, 0, 22, automatic=True)
+    assert isinstance(result, lsp.InlineCompletionList) and not result.items

@@ -66,3 +66,15 @@ def test_text_already_after_the_cursor_is_not_repeated() -> None:
 
 def test_whitespace_only_output_is_dropped() -> None:
     assert postprocess("   \n  ", "x = ", "", "", False) == ""
+
+
+def test_comment_and_string_detection_on_the_cursor_line() -> None:
+    from lsp_ai.completion.postprocess import in_comment_or_string
+
+    assert in_comment_or_string("x = 1  # note ", "python")
+    assert in_comment_or_string("    // todo", "javascript")
+    assert in_comment_or_string('print("hello ', "python")
+    assert not in_comment_or_string('print("a#b") + ', "python")
+    assert not in_comment_or_string("url = base // 2 + ", "python")  # // is not a Python comment
+    assert not in_comment_or_string("s = 'it\\'s' + ", "python")
+    assert not in_comment_or_string("    return ", "python")

@@ -1,0 +1,81 @@
+"""CompletionService plumbing with a counting stand-in model: typing-through and skips.
+
+What the real model produces is tested end to end in tests/e2e; here the question is only
+whether the service calls the model at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from lsp_ai.completion.service import CompletionRequest, CompletionService
+from lsp_ai.concurrency import CancelToken
+from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams
+from lsp_ai.inference.slots import ModelSlot
+
+
+class CountingModel:
+    name = "counting"
+    n_ctx = 512
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def fim_tokens(self) -> FimTokens | None:
+        return None
+
+    def stream(self, prompt: str, params: GenerationParams, cancel: CancelToken) -> Iterator[str]:
+        self.calls += 1
+        yield self.answer
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Iterator[str]:
+        yield from ()
+
+    def describe(self) -> dict[str, object]:
+        return {}
+
+
+def service(model: CountingModel) -> CompletionService:
+    slot: ModelSlot[CountingModel] = ModelSlot("completion", lambda: model)
+    return CompletionService(slot, fim_template="auto", max_tokens=16, multiline="never")  # type: ignore[arg-type]
+
+
+def test_typing_the_suggestion_is_answered_without_the_model() -> None:
+    model = CountingModel("total + tax")
+    svc = service(model)
+    first = svc.complete(CompletionRequest("x = ", 0, 4, "a.py", "python"), CancelToken())
+    assert first.text == "total + tax" and model.calls == 1
+    typed = svc.complete(CompletionRequest("x = tot", 0, 7, "a.py", "python"), CancelToken())
+    assert typed.text == "al + tax" and typed.layout == "cache"
+    assert model.calls == 1
+
+
+def test_typing_something_else_asks_the_model_again() -> None:
+    model = CountingModel("total")
+    svc = service(model)
+    svc.complete(CompletionRequest("x = ", 0, 4, "a.py", "python"), CancelToken())
+    svc.complete(CompletionRequest("x = q", 0, 5, "a.py", "python"), CancelToken())
+    assert model.calls == 2
+
+
+def test_cache_is_per_document() -> None:
+    model = CountingModel("total")
+    svc = service(model)
+    svc.complete(CompletionRequest("x = ", 0, 4, "a.py", "python"), CancelToken())
+    svc.complete(CompletionRequest("x = to", 0, 6, "b.py", "python"), CancelToken())
+    assert model.calls == 2
+
+
+def test_no_model_call_in_a_comment_unless_invoked() -> None:
+    model = CountingModel("words")
+    svc = service(model)
+    req = CompletionRequest("# a comment ", 0, 12, "a.py", "python")
+    assert svc.complete(req, CancelToken()).text == "" and model.calls == 0
+    invoked = CompletionRequest("# a comment ", 0, 12, "a.py", "python", invoked=True)
+    assert svc.complete(invoked, CancelToken()).text == "words" and model.calls == 1
