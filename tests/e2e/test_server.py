@@ -65,7 +65,7 @@ async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
     assert caps.workspace.workspace_folders.supported
 
 
-async def test_status_reports_models_without_blocking(client: RecordingClient) -> None:
+async def test_status_reports_index_and_models(client: RecordingClient) -> None:
     status = await execute(client, "lsp-ai.status")
     assert isinstance(status, dict)
     assert {"indexedFiles", "chunks", "pending", "models"} <= set(status)
