@@ -45,6 +45,21 @@ async def inline(
     )
 
 
+def insert_text(client: RecordingClient, uri: str, line: int, character: int, text: str) -> None:
+    """An incremental didChange that types `text` at a position, as an editor sends it."""
+    here = lsp.Position(line=line, character=character)
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(start=here, end=here), text=text
+                )
+            ],
+        )
+    )
+
+
 async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
     assert client.init_result is not None
     caps = client.init_result.capabilities
@@ -182,20 +197,7 @@ async def test_unsaved_buffer_becomes_searchable(client: RecordingClient, worksp
     path = workspace / "shop" / "returns.py"
     path.write_text("")
     uri = open_doc(client, path, "")
-    client.text_document_did_change(
-        lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                lsp.TextDocumentContentChangePartial(
-                    range=lsp.Range(
-                        start=lsp.Position(line=0, character=0),
-                        end=lsp.Position(line=0, character=0),
-                    ),
-                    text="def refund_parcel_quokka(order):\n    pass\n",
-                )
-            ],
-        )
-    )
+    insert_text(client, uri, 0, 0, "def refund_parcel_quokka(order):\n    pass\n")
     await wait_for_hit(client, "refund parcel quokka", "shop/returns.py")
     assert path.read_text() == ""  # indexing an unsaved buffer never writes the file
 
@@ -332,20 +334,7 @@ async def test_typing_through_a_suggestion_keeps_the_rest(
     assert isinstance(first, lsp.InlineCompletionList) and first.items
     shown = first.items[0].insert_text
     assert isinstance(shown, str) and len(shown) > 1
-    client.text_document_did_change(
-        lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                lsp.TextDocumentContentChangePartial(
-                    range=lsp.Range(
-                        start=lsp.Position(line=1, character=11),
-                        end=lsp.Position(line=1, character=11),
-                    ),
-                    text=shown[0],
-                )
-            ],
-        )
-    )
+    insert_text(client, uri, 1, 11, shown[0])
     second = await inline(client, uri, 1, 12)
     assert isinstance(second, lsp.InlineCompletionList) and second.items
     assert second.items[0].insert_text == shown[1:]
