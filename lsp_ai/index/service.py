@@ -18,16 +18,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from platformdirs import user_cache_dir
 
 from lsp_ai.index.chunker import Chunk, chunk_file
 from lsp_ai.index.discover import FileFilter, language_for
 from lsp_ai.index.hits import SearchHit
-from lsp_ai.index.store import META_FILE, ChunkRecord, ChunkStore, FileUpdate, StoredHit
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
+
+if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
+    from lsp_ai.index.store import ChunkStore, StoredHit
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class LazyEmbedder:
 
     def identity(self, db_dir: Path) -> tuple[str, int]:
         try:
+            from lsp_ai.index.store import META_FILE
+
             meta = json.loads((db_dir / META_FILE).read_text())
             if self._expected_name and meta.get("model") == self._expected_name:
                 return str(meta["model"]), int(meta["dimension"])
@@ -126,8 +130,10 @@ class RootIndex:
         self.db_dir = db_dir
         self.embedder = embedder
         self.filter = FileFilter(root, exclude, max_file_bytes)
+        from lsp_ai.index.store import ChunkStore
+
         name, dimension = embedder.identity(db_dir)
-        self.store = ChunkStore(db_dir, name, dimension)
+        self.store: ChunkStore = ChunkStore(db_dir, name, dimension)
         self.symbols = self._load_symbols()
         self.ctags = ctags_executable() if use_ctags else None
         self._lock = threading.RLock()  # one writer at a time per root
@@ -228,6 +234,8 @@ class RootIndex:
         return _Prepared(rel, file_hash, st.st_size, st.st_mtime_ns, chunks, symbols, calls)
 
     def _commit(self, batch: list[_Prepared], stats: CrawlStats) -> None:
+        from lsp_ai.index.store import ChunkRecord, FileUpdate
+
         chunks = [c for p in batch for c in p.chunks]
         started = time.perf_counter()
         vectors = self.store.known_vectors({c.content_hash for c in chunks})
