@@ -39,13 +39,15 @@ class Slots:
     embedding: ModelSlot[Embedder]
 
 
+def _slot(role: str, cfg: Config) -> ModelSlot[Any]:
+    section = getattr(cfg.models, role)
+    if role == "embedding":
+        return ModelSlot(role, embedder_factory(section))
+    return ModelSlot(role, text_model_factory(role, section))
+
+
 def _slots(cfg: Config) -> Slots:
-    m = cfg.models
-    return Slots(
-        ModelSlot("completion", text_model_factory("completion", m.completion)),
-        ModelSlot("chat", text_model_factory("chat", m.chat)),
-        ModelSlot("embedding", embedder_factory(m.embedding)),
-    )
+    return Slots(_slot("completion", cfg), _slot("chat", cfg), _slot("embedding", cfg))
 
 
 class Services:
@@ -115,8 +117,7 @@ class Services:
                 # The old model is not closed here: a generation in another thread may still
                 # hold it, and freeing llama.cpp memory under it would crash the process. It
                 # is released when the last reference goes.
-                fresh = _slots(new)
-                setattr(self.slots, role, getattr(fresh, role))
+                setattr(self.slots, role, _slot(role, new))
                 changed.append(role)
         if (
             old.index != new.index

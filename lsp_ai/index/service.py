@@ -29,7 +29,7 @@ from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executab
 from lsp_ai.inference.base import Embedder
 
 if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
-    from lsp_ai.index.store import ChunkStore, StoredHit
+    from lsp_ai.index.store import ChunkStore, FileState, StoredHit
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,12 @@ class RootIndex:
             return stats
 
     def _prepare(
-        self, path: Path, rel: str, state: object, stats: CrawlStats, symbols_only: bool = False
+        self,
+        path: Path,
+        rel: str,
+        state: FileState | None,
+        stats: CrawlStats,
+        symbols_only: bool = False,
     ) -> _Prepared | None:
         """Read and chunk a file if it changed; None when the index already has it."""
         try:
@@ -207,9 +212,9 @@ class RootIndex:
             return None
         fresh = (
             state is not None
-            and not getattr(state, "pending", True)
-            and getattr(state, "size", -1) == st.st_size
-            and getattr(state, "mtime_ns", -1) == st.st_mtime_ns
+            and not state.pending
+            and state.size == st.st_size
+            and state.mtime_ns == st.st_mtime_ns
         )
         if fresh and not symbols_only:
             return None
@@ -219,7 +224,7 @@ class RootIndex:
             log.info("skipped %s: %s", rel, exc)
             return None
         file_hash = hashlib.sha256(data).hexdigest()
-        same = state is not None and getattr(state, "file_hash", "") == file_hash
+        same = state is not None and state.file_hash == file_hash
         started = time.perf_counter()
         chunks, symbols, calls = _symbols_of(
             rel, data.decode("utf-8", "replace"), language_for(rel)
