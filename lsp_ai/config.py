@@ -154,6 +154,8 @@ class CompletionConfig:
 
     max_tokens: int = _key(64, _POSITIVE)
     multiline: str = _key("auto", _one_of("auto", "always", "never"))
+    # RAG-light: other files' signatures and recently visited code at the top of the prompt.
+    repo_context: bool = _key(True, _BOOL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from lsp_ai import __version__
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
+from lsp_ai.completion.trace import CompletionTrace
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
 from lsp_ai.index.discover import language_for
@@ -88,6 +90,8 @@ class LspAiServer(LanguageServer):
         self.latest = LatestWins()
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
+        self.edited_line: dict[str, int] = {}  # per document, for the recent-code window
+        self.trace = CompletionTrace.from_env()
         self.index_job: asyncio.Future[Any] | None = None
         self.watcher: WorkspaceWatcher | None = None
 
@@ -320,6 +324,18 @@ def _doc_path(uri: str) -> Path | None:
     return Path(path) if path and uri.startswith("file:") else None
 
 
+def _doc_key(uri: str) -> str:
+    """How services name a document: its file system path, or the URI of an unsaved buffer."""
+    path = _doc_path(uri)
+    return str(path) if path else uri
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+def on_open(ls: LspAiServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    doc = params.text_document
+    ls.svc.recent.note(_doc_key(doc.uri), doc.text, 0)
+
+
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE, lsp.SaveOptions(include_text=False))
 async def on_save(ls: LspAiServer, params: lsp.DidSaveTextDocumentParams) -> None:
     if (path := _doc_path(params.text_document.uri)) is None:
@@ -337,12 +353,16 @@ def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
         return
     if (handle := ls.pending_changes.pop(uri, None)) is not None:
         handle.cancel()
+    for change in params.content_changes:
+        if isinstance(change, lsp.TextDocumentContentChangePartial):
+            ls.edited_line[uri] = change.range.start.line
 
     def flush() -> None:
         ls.pending_changes.pop(uri, None)
         doc = ls.workspace.text_documents.get(uri)
         if doc is not None:
             text = doc.source  # snapshot on the loop thread
+            ls.svc.recent.note(str(path), text, ls.edited_line.get(uri, 0))
             ls.index_pool.submit(ls.svc.index.update_file, path, text)
 
     ls.pending_changes[uri] = ls.loop.call_later(CHANGE_DEBOUNCE_S, flush)
@@ -352,6 +372,7 @@ def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
 def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
     if (handle := ls.pending_changes.pop(params.text_document.uri, None)) is not None:
         handle.cancel()
+    ls.edited_line.pop(params.text_document.uri, None)
 
 
 # -- completion ------------------------------------------------------------------------------
@@ -360,22 +381,40 @@ def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
 async def _complete(
     ls: LspAiServer, uri: str, position: lsp.Position, invoked: bool
 ) -> CompletionResult | None:
+    started = time.perf_counter()
     doc = ls.open_document(uri)
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
     language = language_for(uri)
-    req = CompletionRequest(doc.source, pos.line, pos.character, uri, language, invoked)
+    req = CompletionRequest(doc.source, pos.line, pos.character, _doc_key(uri), language, invoked)
     token = ls.latest.start(uri)  # a newer request on this document cancels older ones
+    outcome, result = "error", None
     try:
-        return await ls.run_cancellable(
+        result = await ls.run_cancellable(
             ls.completion_pool, lambda tok: ls.svc.completion.complete(req, tok), token
         )
+        outcome = "shown" if result.text else "empty"
+        return result
     except Cancelled:
-        return None  # superseded by a newer request: nothing to show
+        outcome = "superseded"
+        return None  # a newer request on this document answers instead
+    except asyncio.CancelledError:
+        outcome = "cancelled"  # $/cancelRequest: pygls answers RequestCancelled
+        raise
     except ModelError as exc:
         ls.show(str(exc), lsp.MessageType.Error)
         return None
     finally:
         ls.latest.finish(uri, token)
+        if ls.trace is not None:
+            ms = (time.perf_counter() - started) * 1000
+            ls.trace.write(
+                uri=uri,
+                line=pos.line,
+                character=pos.character,
+                outcome=outcome,
+                server_ms=ms,
+                result=result,
+            )
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp_ai.chat.service import ChatService
+from lsp_ai.completion.repo_context import RecentWindows, RepoContext
 from lsp_ai.completion.service import CompletionService
 from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
@@ -57,6 +58,8 @@ class Services:
         self.config = config
         self.problems: list[str] = []  # set-up trouble to show the user, by config key
         self.slots = _slots(config)
+        # Outlives config reloads: which files the user visited is not configuration.
+        self.recent = RecentWindows()
         self.index = self._make_index(config)
         self.completion = self._make_completion(config)
         self.chat = self._make_chat(config)
@@ -89,6 +92,12 @@ class Services:
             multiline=cfg.completion.multiline,
             temperature=cfg.models.completion.temperature,
             gate=self.gate,
+            repo_context=(
+                RepoContext(lambda path: self.index.symbols_for(path), self.recent)
+                if cfg.completion.repo_context
+                else None
+            ),
+            repo_name=self.roots[0].name,
         )
 
     def _make_chat(self, cfg: Config) -> ChatService:

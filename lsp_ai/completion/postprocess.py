@@ -4,7 +4,15 @@ from __future__ import annotations
 
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "do", "then")
 _HASH_COMMENTS = {"python", "ruby", "bash", "yaml", "toml", "perl", "r", "elixir"}
+_DASH_COMMENTS = {"lua", "sql", "haskell"}
 _QUOTES = "\"'`"
+
+
+def line_comment(language: str) -> str:
+    """The line-comment marker of a language (a guess of `//` for ones not listed)."""
+    if language in _HASH_COMMENTS:
+        return "#"
+    return "--" if language in _DASH_COMMENTS else "//"
 
 
 def in_comment_or_string(line_prefix: str, language: str) -> bool:
@@ -13,7 +21,7 @@ def in_comment_or_string(line_prefix: str, language: str) -> bool:
     Ghost text there is mostly noise (models happily continue prose). This reads the current
     line only, so a cursor inside a multi-line string or block comment is not detected.
     """
-    marker = "#" if language in _HASH_COMMENTS else "//"
+    marker = line_comment(language)
     quote = ""
     i = 0
     while i < len(line_prefix):
@@ -71,12 +79,76 @@ def drop_suffix_overlap(text: str, suffix: str) -> str:
     return text
 
 
-def postprocess(raw: str, line_prefix: str, line_suffix: str, suffix: str, multiline: bool) -> str:
+_CLOSES = {")": "(", "]": "[", "}": "{"}
+BRACKET_SCAN_CHARS = 4000  # of the prefix: enough for any open call or literal
+
+
+def open_brackets(prefix: str, language: str = "text") -> list[str]:
+    """Brackets still open at the end of `prefix`, outside strings and line comments.
+
+    A line-by-line scan: good enough to know what a suggestion may close, and a string it
+    misreads only makes the check below more lenient, or stricter for that one line.
+    """
+    stack: list[str] = []
+    marker = line_comment(language)
+    for line in prefix[-BRACKET_SCAN_CHARS:].split("\n"):
+        quote = ""
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if quote:
+                if ch == "\\":
+                    i += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch in _QUOTES:
+                quote = ch
+            elif line.startswith(marker, i):
+                break
+            elif ch in "([{":
+                stack.append(ch)
+            elif ch in _CLOSES and stack and stack[-1] == _CLOSES[ch]:
+                stack.pop()
+            i += 1
+    return stack
+
+
+def cut_unmatched_closer(text: str, stack: list[str]) -> str:
+    """Stop before a bracket that closes nothing open: the model ran past the expression."""
+    stack = list(stack)
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in _QUOTES:
+            quote = ch
+        elif ch == "\n":
+            quote = ""
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in _CLOSES:
+            if not stack or stack[-1] != _CLOSES[ch]:
+                return text[:i]
+            stack.pop()
+    return text
+
+
+def postprocess(
+    raw: str,
+    line_prefix: str,
+    line_suffix: str,
+    suffix: str,
+    multiline: bool,
+    open_before: list[str] | None = None,
+) -> str:
+    """`open_before`: the brackets open at the cursor (`open_brackets` of the prefix)."""
     text = raw.replace("\r\n", "\n")
     if not multiline:
         text = text.split("\n", 1)[0]
     else:
         text = cut_at_block_end(text, line_prefix)
+    if open_before is not None:
+        text = cut_unmatched_closer(text, open_before)
     text = drop_suffix_overlap(text, suffix if multiline else line_suffix)
     text = "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
     return text if text.strip() else ""

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
-from lsp_ai.completion.postprocess import in_comment_or_string, postprocess, wants_multiline
+from lsp_ai.completion.postprocess import (
+    in_comment_or_string,
+    open_brackets,
+    postprocess,
+    wants_multiline,
+)
+from lsp_ai.completion.repo_context import RepoContext
 from lsp_ai.concurrency import CancelToken, Gate
-from lsp_ai.inference.base import GenerationParams, TextModel
+from lsp_ai.inference.base import GenerationParams, TextModel, Usage
 from lsp_ai.inference.slots import ModelSlot
 
 log = logging.getLogger(__name__)
@@ -21,7 +28,7 @@ class CompletionRequest:
     text: str
     line: int
     character: int
-    path: str = ""
+    path: str = ""  # the document's key: a file system path, or a URI for unsaved buffers
     language: str = "text"
     invoked: bool = False  # asked for explicitly (a key press), not as-you-type
 
@@ -36,12 +43,28 @@ class _Shown:
 
 
 @dataclass
+class _Document:
+    """What the engine remembers per document between requests."""
+
+    shown: _Shown | None = None
+    first_line: int | None = None  # where the prompt's prefix started last time
+
+
+@dataclass
 class CompletionResult:
     text: str
-    prompt_chars: int = 0
+    prompt: str = ""
     model_ms: float = 0.0
-    layout: str = ""
+    layout: str = ""  # FIM layout name, or "cache" when typing-through answered
+    usage: Usage = field(default_factory=Usage)
+    context_snippets: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+# Per-document state kept for this many documents, least recently completed dropped first.
+DOCUMENTS_KEPT = 64
+# Prompt room kept for the template's own tokens.
+TEMPLATE_TOKENS = 32
 
 
 class CompletionService:
@@ -54,6 +77,8 @@ class CompletionService:
         multiline: str,
         temperature: float = 0.0,
         gate: Gate | None = None,
+        repo_context: RepoContext | None = None,
+        repo_name: str = "",
     ) -> None:
         self._slot = slot
         self._fim_template = fim_template
@@ -61,24 +86,34 @@ class CompletionService:
         self._multiline = multiline
         self._temperature = temperature
         self._gate = gate or Gate()
-        self._shown: dict[str, _Shown] = {}
+        self._context = repo_context
+        self._repo_name = repo_name
+        self._docs: OrderedDict[str, _Document] = OrderedDict()
+
+    def _doc(self, key: str) -> _Document:
+        doc = self._docs.pop(key, None) or _Document()
+        self._docs[key] = doc
+        while len(self._docs) > DOCUMENTS_KEPT:
+            self._docs.popitem(last=False)
+        return doc
 
     def complete(self, req: CompletionRequest, cancel: CancelToken) -> CompletionResult:
         """Blocking; run it in the completion executor. Raises Cancelled when superseded."""
         before, after = split_at(req.text, req.line, req.character)
-        if (cached := self._typed_through(req.path, before, after)) is not None:
+        doc = self._doc(req.path)
+        if (cached := self._typed_through(doc.shown, before, after)) is not None:
             return CompletionResult(cached, layout="cache", notes=["typing-through: no model"])
         line_prefix = before.rsplit("\n", 1)[-1]
         if not req.invoked and in_comment_or_string(line_prefix, req.language):
             return CompletionResult("", notes=["cursor in a comment or string"])
-        result = self._generate(req, cancel)
+        result = self._generate(req, doc, cancel)
         if result.text:
-            self._shown[req.path] = _Shown(before, after, result.text)
+            doc.shown = _Shown(before, after, result.text)
         return result
 
-    def _typed_through(self, key: str, before: str, after: str) -> str | None:
+    @staticmethod
+    def _typed_through(shown: _Shown | None, before: str, after: str) -> str | None:
         """The rest of the last suggestion, if the user has been typing exactly its start."""
-        shown = self._shown.get(key)
         if shown is None or after != shown.after or not before.startswith(shown.before):
             return None
         typed = before[len(shown.before) :]
@@ -86,22 +121,53 @@ class CompletionService:
             return None
         return shown.text[len(typed) :]
 
-    def _generate(self, req: CompletionRequest, cancel: CancelToken) -> CompletionResult:
+    def _generate(
+        self, req: CompletionRequest, doc: _Document, cancel: CancelToken
+    ) -> CompletionResult:
         model = self._slot.get()
         layout = choose_layout(self._fim_template, model.fim_tokens())
-        # Half the window for the prefix, a quarter for the suffix (FIM only), the rest
-        # for generation and template tokens.
-        prefix_budget = model.n_ctx // 2
-        suffix_budget = model.n_ctx // 4 if layout.uses_suffix else 0
-        ctx = cursor_context(req.text, req.line, req.character, prefix_budget, suffix_budget)
+        # The window, less the answer and the template, is shared: a quarter for repository
+        # context, an eighth for the suffix (FIM only: it is evaluated again on every
+        # keystroke), the rest for the prefix.
+        room = max(64, model.n_ctx - self._max_tokens - TEMPLATE_TOKENS)
+        context_budget = room // 4 if self._context else 0
+        suffix_budget = room // 8 if layout.uses_suffix else 0
+        prefix_budget = room - context_budget - suffix_budget
+        ctx = cursor_context(
+            req.text, req.line, req.character, prefix_budget, suffix_budget, doc.first_line
+        )
+        doc.first_line = ctx.first_line
+        snippets = (
+            self._context.snippets(req.path, req.text, req.line, context_budget)
+            if self._context
+            else []
+        )
         multiline = wants_multiline(ctx.line_prefix, ctx.line_suffix, self._multiline)
         stops = layout.stop if multiline else (*layout.stop, "\n")
-        prompt = layout.render(ctx.prefix, ctx.suffix)
+        prompt = layout.render(
+            ctx.prefix,
+            ctx.suffix,
+            snippets,
+            path=self._display_path(req.path),
+            language=req.language,
+            repo=self._repo_name,
+        )
         params = GenerationParams(self._max_tokens, self._temperature, stops)
         started = time.perf_counter()
         with self._gate:  # chat pauses while this runs
             raw = "".join(model.stream(prompt, params, cancel))
         model_ms = (time.perf_counter() - started) * 1000
-        text = postprocess(raw, ctx.line_prefix, ctx.line_suffix, ctx.suffix, multiline)
+        text = postprocess(
+            raw,
+            ctx.line_prefix,
+            ctx.line_suffix,
+            ctx.suffix,
+            multiline,
+            open_brackets(ctx.prefix, req.language),
+        )
         notes = [] if text else [f"post-processing left nothing of {raw!r}"]
-        return CompletionResult(text, len(prompt), model_ms, layout.name, notes)
+        usage = getattr(model, "last_usage", Usage())
+        return CompletionResult(text, prompt, model_ms, layout.name, usage, len(snippets), notes)
+
+    def _display_path(self, path: str) -> str:
+        return self._context.display(path) if self._context else path.rsplit("/", 1)[-1]

@@ -434,6 +434,19 @@ class IndexService:
                 return root / rest
         return self.roots[0] / rel
 
+    def symbols_for(self, path: str) -> tuple[SymbolTable, str] | None:
+        """The symbol table of the root holding `path`, and the file's key in it.
+
+        None until the index is open, so that the keystroke path never waits for it.
+        """
+        if self._indexes is None or not Path(path).is_absolute():
+            return None
+        where = self.locate(Path(path))
+        if where is None:
+            return None
+        i, rel = where
+        return self._indexes[i].symbols, rel
+
     def update_file(self, path: Path, text: str | None = None) -> bool:
         where = self.locate(path)
         if where is None:

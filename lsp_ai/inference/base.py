@@ -41,10 +41,26 @@ class FimTokens:
     style: str  # psm: prefix-suffix-middle order used by the template
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What the last generation cost, for benchmarks and traces."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the KV cache already held: not evaluated again
+    generated_tokens: int = 0
+    first_token_ms: float = 0.0  # prompt evaluation plus the first token
+    total_ms: float = 0.0
+
+    @property
+    def evaluated_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+
 class TextModel(Protocol):
     """A generative model in one role (completion or chat)."""
 
     name: str
+    last_usage: Usage  # of the last finished or stopped generation
 
     @property
     def n_ctx(self) -> int: ...

@@ -13,13 +13,14 @@ import ctypes
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lsp_ai.concurrency import Cancelled, CancelToken
-from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError
+from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError, Usage
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class LlamaCppModel:
         self.role = role
         self._lock = threading.Lock()
         self._cancel: CancelToken | None = None
+        self.last_usage = Usage()
         # A small n_batch keeps each llama_decode short, so cancellation lands quickly even
         # between abort-callback checks.
         self._llm = load_llama(
@@ -209,6 +211,9 @@ class LlamaCppModel:
         generated: list[int] = []
         stopped = False
         cancel.raise_if_cancelled()
+        cached = self._cached_prefix(tokens)
+        started = time.perf_counter()
+        first_ms = 0.0
         try:
             gen = self._llm.generate(
                 tokens,
@@ -222,6 +227,8 @@ class LlamaCppModel:
                 cancel.raise_if_cancelled()
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     break
+                if not generated:
+                    first_ms = (time.perf_counter() - started) * 1000
                 piece = self._llm.detokenize([token], prev_tokens=tokens + generated)
                 generated.append(token)
                 text, stopped = scanner.feed(decoder.decode(piece))
@@ -233,11 +240,25 @@ class LlamaCppModel:
             if cancel.cancelled:  # llama_decode returned "aborted" from our callback
                 raise Cancelled(cancel.reason) from exc
             raise ModelError(f"models.{self.role}: llama.cpp failed: {exc}") from exc
+        finally:
+            total_ms = (time.perf_counter() - started) * 1000
+            self.last_usage = Usage(len(tokens), cached, len(generated), first_ms, total_ms)
         cancel.raise_if_cancelled()
         if not stopped:
             text, _ = scanner.feed(decoder.decode(b"", final=True))
             if rest := text + scanner.flush():
                 yield rest
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading prompt tokens the KV cache holds already (as `generate` finds)."""
+        import numpy as np
+
+        held = self._llm._input_ids  # prompt and output of the previous generation
+        m = min(len(held), len(tokens))
+        differ = np.flatnonzero(held[:m] != np.asarray(tokens[:m], dtype=held.dtype))
+        n = int(differ[0]) if len(differ) else m
+        # generate() always evaluates at least one token to refresh the logits.
+        return min(n, len(tokens) - 1)
 
     # -- plumbing --------------------------------------------------------------------------
 

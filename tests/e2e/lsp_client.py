@@ -73,12 +73,13 @@ async def lsp_session(
     *,
     editor: str = "visual_studio_code",
     init_options: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[RecordingClient]:
     """Start `python -m lsp_ai serve`, initialize it on `root`, and shut it down after."""
     config = ClientServerConfig(
         server_command=SERVER_COMMAND,
         client_factory=make_client,
-        server_env=isolated_env(home),
+        server_env=isolated_env(home) | (env or {}),
     )
     client = await config.start()
     assert isinstance(client, RecordingClient)

@@ -78,3 +78,66 @@ def test_comment_and_string_detection_on_the_cursor_line() -> None:
     assert not in_comment_or_string("url = base // 2 + ", "python")  # // is not a Python comment
     assert not in_comment_or_string("s = 'it\\'s' + ", "python")
     assert not in_comment_or_string("    return ", "python")
+
+
+def test_prefix_start_stays_put_as_lines_are_typed() -> None:
+    """The first kept line only moves when the prefix outgrows its budget, then by a lot."""
+    lines = [f"value_{i} = {i}" for i in range(400)]
+    budget = 300  # tokens: about 1,050 characters, some 70 lines of this text
+    first = cursor_context("\n".join(lines) + "\n", 400, 0, budget, 0)
+    assert first.first_line > 0
+    starts = []
+    keep = first.first_line
+    for extra in range(1, 40):
+        text = "\n".join(lines + [f"new_{j} = {j}" for j in range(extra)]) + "\n"
+        ctx = cursor_context(text, 400 + extra, 0, budget, 0, keep_from=keep)
+        assert len(ctx.prefix) <= budget * 3.5
+        starts.append(ctx.first_line)
+        keep = ctx.first_line
+    moves = sum(1 for a, b in zip(starts, starts[1:], strict=False) if a != b)
+    assert starts[0] == first.first_line and moves <= 2
+    # The kept prefix begins exactly at the reported line.
+    assert ctx.prefix.startswith(text.split("\n")[ctx.first_line])
+
+
+def test_template_placeholders_are_filled_once() -> None:
+    """Code that happens to contain "{suffix}" is not mistaken for the template's own."""
+    qwen = choose_layout("qwen", None)
+    out = qwen.render('f"{suffix}"', "tail")
+    assert out == '<|fim_prefix|>f"{suffix}"<|fim_suffix|>tail<|fim_middle|>'
+
+
+def test_repository_context_layouts() -> None:
+    from lsp_ai.completion.repo_context import Snippet
+
+    snips = [Snippet("pkg/util.py", "def helper(x: int) -> str:")]
+    qwen = choose_layout("qwen", None).render(
+        "x = ", "", snips, path="app.py", language="python", repo="proj"
+    )
+    assert qwen == (
+        "<|repo_name|>proj\n<|file_sep|>pkg/util.py\ndef helper(x: int) -> str:\n"
+        "<|file_sep|>app.py\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"
+    )
+    # Without repository tokens, other files are comments under their path.
+    plain = choose_layout("none", None).render(
+        "let x = ", "", snips, path="app.js", language="javascript"
+    )
+    assert plain == (
+        "// Path: pkg/util.py\n// def helper(x: int) -> str:\n// Path: app.js\nlet x = "
+    )
+    assert choose_layout("none", None).render("x", "", []) == "x"
+
+
+def test_brackets_the_line_did_not_open_are_not_closed() -> None:
+    from lsp_ai.completion.postprocess import open_brackets
+
+    assert open_brackets("x = foo(a, [1, 2", "python") == ["(", "["]
+    assert open_brackets("s = '(' + f(  # (\n", "python") == ["("]
+    out = postprocess("bar(1))", "x = ", "", "", False, open_brackets("x = ", "python"))
+    assert out == "bar(1)"
+    # Closing what is open is fine, and the suffix's own closer is not typed twice.
+    out = postprocess("1, 2)", "y = f(", ")", ")", False, open_brackets("y = f(", "python"))
+    assert out == "1, 2"
+    call = "result = compute(\n    alpha,\n    "
+    out = postprocess("beta)", "    ", "", "", False, open_brackets(call, "python"))
+    assert out == "beta)"
