@@ -6,7 +6,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +20,11 @@ from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
 RESULTS = Path(__file__).parent / "results"
+PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -32,6 +39,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "n": len(values),
         "p50": round(statistics.median(ordered), 2),
         "p95": round(pick(0.95), 2),
+        "p99": round(pick(0.99), 2),
         "max": round(ordered[-1], 2),
     }
 
@@ -93,3 +101,24 @@ async def server(
         await client.shutdown_async(None)
         client.exit(None)
         await client.stop()
+
+
+def fetch_sdist(spec: str, dest: Path) -> Path | None:
+    """Download and unpack one sdist; None (reported) when that fails."""
+    downloads = dest / "sdists" / spec
+    try:
+        subprocess.run(
+            [*PIP_DOWNLOAD, "-d", str(downloads), spec],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        (archive,) = downloads.glob("*.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest / "repos", filter="data")
+    except (subprocess.SubprocessError, OSError, ValueError, tarfile.TarError) as exc:
+        log(f"could not fetch {spec}: {exc}")
+        return None
+    name, _, version = spec.partition("==")
+    found = [p for p in (dest / "repos").iterdir() if p.name.lower() == f"{name}-{version}"]
+    return found[0] if found else None

@@ -52,9 +52,7 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -63,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, percentiles, write_result
+from benchmarks.common import RESULTS, fetch_sdist, percentiles, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.services import Services
@@ -93,7 +91,6 @@ QUICK_COSQA_FUNCTIONS = 1500
 MAX_DOC_QUERIES = {"quick": 50, "full": 150}
 MIN_SENTENCE_WORDS = 3
 MIN_BODY_LINES = 3
-PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
 
 
 def log(msg: str) -> None:
@@ -347,27 +344,6 @@ class DocTarget:
     rel: str
     sentence: str
     lines: tuple[int, int]  # 0-based inclusive, in the file with docstrings removed
-
-
-def fetch_sdist(spec: str, dest: Path) -> Path | None:
-    """Download and unpack one sdist; None (reported) when that fails."""
-    downloads = dest / "sdists" / spec
-    try:
-        subprocess.run(
-            [*PIP_DOWNLOAD, "-d", str(downloads), spec],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        (archive,) = downloads.glob("*.tar.gz")
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest / "repos", filter="data")
-    except (subprocess.SubprocessError, OSError, ValueError, tarfile.TarError) as exc:
-        log(f"could not fetch {spec}: {exc}")
-        return None
-    name, _, version = spec.partition("==")
-    found = [p for p in (dest / "repos").iterdir() if p.name.lower() == f"{name}-{version}"]
-    return found[0] if found else None
 
 
 def first_sentence(doc: str) -> str:

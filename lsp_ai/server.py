@@ -160,7 +160,7 @@ class LspAiServer(LanguageServer):
             for path in sorted(deleted):
                 pool.submit(svc.index.remove_file, path)
             for path in sorted(changed):
-                pool.submit(svc.index.update_file, path)
+                pool.submit(svc.after_completions, svc.index.update_file, path)
 
         dbs = [idx.db_dir for idx in svc.index.iter_roots()]
         self.watcher = WorkspaceWatcher(svc.roots, apply, ignore_dirs=dbs)
@@ -363,7 +363,8 @@ def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
         if doc is not None:
             text = doc.source  # snapshot on the loop thread
             ls.svc.recent.note(str(path), text, ls.edited_line.get(uri, 0))
-            ls.index_pool.submit(ls.svc.index.update_file, path, text)
+            svc = ls.svc
+            ls.index_pool.submit(svc.after_completions, svc.index.update_file, path, text)
 
     ls.pending_changes[uri] = ls.loop.call_later(CHANGE_DEBOUNCE_S, flush)
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsp_ai.chat.service import ChatService
 from lsp_ai.completion.repo_context import RecentWindows, RepoContext
@@ -25,6 +25,7 @@ from lsp_ai.inference.base import Embedder, ModelError, TextModel
 from lsp_ai.inference.factory import embedder_factory, embedder_name, text_model_factory
 from lsp_ai.inference.slots import ModelSlot
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # No default path may reach the network: the embedded models are on disk.
@@ -111,6 +112,15 @@ class Services:
             temperature=cfg.models.chat.temperature,
             gate=self.gate,
         )
+
+    def after_completions(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` once no completion is generating.
+
+        On two cores, re-embedding a file while the user waits for ghost text slows the
+        model down for as long as both run.
+        """
+        self.gate.wait_clear()
+        return fn(*args)
 
     def warm(self, *roles: str) -> None:
         """Start loading models in the background (never on the caller's thread)."""

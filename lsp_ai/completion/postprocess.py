@@ -65,6 +65,12 @@ def cut_at_block_end(text: str, line_prefix: str) -> str:
     return "\n".join(kept)
 
 
+def block_ended(text: str, line_prefix: str) -> bool:
+    """Whether a finished line of `text` already left the cursor's block: stop generating."""
+    done = text[: text.rfind("\n") + 1]
+    return "\n" in done and cut_at_block_end(done, line_prefix) != done
+
+
 def drop_suffix_overlap(text: str, suffix: str) -> str:
     """Never re-type what already follows the cursor (e.g. a closing bracket on the line)."""
     tail = suffix.split("\n", 1)[0].strip()

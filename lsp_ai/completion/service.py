@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
 from lsp_ai.completion.postprocess import (
+    block_ended,
     in_comment_or_string,
     open_brackets,
     postprocess,
@@ -59,6 +60,7 @@ class CompletionResult:
     usage: Usage = field(default_factory=Usage)
     context_snippets: int = 0
     notes: list[str] = field(default_factory=list)
+    stop: tuple[str, ...] = ()  # the stop strings the model ran with
 
 
 # Per-document state kept for this many documents, least recently completed dropped first.
@@ -154,8 +156,13 @@ class CompletionService:
         )
         params = GenerationParams(self._max_tokens, self._temperature, stops)
         started = time.perf_counter()
+        pieces: list[str] = []
         with self._gate:  # chat pauses while this runs
-            raw = "".join(model.stream(prompt, params, cancel))
+            for piece in model.stream(prompt, params, cancel):
+                pieces.append(piece)
+                if multiline and "\n" in piece and block_ended("".join(pieces), ctx.line_prefix):
+                    break  # the rest would be cut anyway: save the tokens
+        raw = "".join(pieces)
         model_ms = (time.perf_counter() - started) * 1000
         text = postprocess(
             raw,
@@ -167,7 +174,9 @@ class CompletionService:
         )
         notes = [] if text else [f"post-processing left nothing of {raw!r}"]
         usage = getattr(model, "last_usage", Usage())
-        return CompletionResult(text, prompt, model_ms, layout.name, usage, len(snippets), notes)
+        return CompletionResult(
+            text, prompt, model_ms, layout.name, usage, len(snippets), notes, stops
+        )
 
     def _display_path(self, path: str) -> str:
         return self._context.display(path) if self._context else path.rsplit("/", 1)[-1]

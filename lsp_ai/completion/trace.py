@@ -70,6 +70,7 @@ class CompletionTrace:
                 "first_token_ms": round(u.first_token_ms, 3),
                 "context_snippets": result.context_snippets,
                 "notes": result.notes,
+                "stop": list(result.stop),
                 "prompt": result.prompt,
             }
         with self._lock:

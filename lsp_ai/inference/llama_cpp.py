@@ -214,6 +214,7 @@ class LlamaCppModel:
         cached = self._cached_prefix(tokens)
         started = time.perf_counter()
         first_ms = 0.0
+        self._abort_checks(True)
         try:
             gen = self._llm.generate(
                 tokens,
@@ -229,6 +230,7 @@ class LlamaCppModel:
                     break
                 if not generated:
                     first_ms = (time.perf_counter() - started) * 1000
+                    self._abort_checks(False)
                 piece = self._llm.detokenize([token], prev_tokens=tokens + generated)
                 generated.append(token)
                 text, stopped = scanner.feed(decoder.decode(piece))
@@ -241,6 +243,7 @@ class LlamaCppModel:
                 raise Cancelled(cancel.reason) from exc
             raise ModelError(f"models.{self.role}: llama.cpp failed: {exc}") from exc
         finally:
+            self._abort_checks(False)
             total_ms = (time.perf_counter() - started) * 1000
             self.last_usage = Usage(len(tokens), cached, len(generated), first_ms, total_ms)
         cancel.raise_if_cancelled()
@@ -269,9 +272,26 @@ class LlamaCppModel:
             token = self._cancel
             return bool(token and token.cancelled)
 
-        # Keep a reference: ctypes frees the trampoline when the Python object dies.
+        # Keep references: ctypes frees a trampoline when its Python object dies.
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
-        llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort_cb, ctypes.c_void_p(0))
+        self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no checks
+        self._abort_on = True
+        self._abort_checks(False)
+
+    def _abort_checks(self, on: bool) -> None:
+        """Let a cancel stop prompt evaluation, but not tax every generated token.
+
+        ggml calls the callback once per graph node, some 600 times per token for a small
+        model. Each call takes the GIL, and in the server, where other threads want it too,
+        that doubled the time per generated token. Generation checks the cancel token after
+        every token anyway, so the callback is on only until the first token.
+        """
+        import llama_cpp
+
+        if on != self._abort_on:
+            cb = self._abort_cb if on else self._no_abort_cb
+            llama_cpp.llama_set_abort_callback(self._llm.ctx, cb, ctypes.c_void_p(0))
+            self._abort_on = on
 
     def _make_chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

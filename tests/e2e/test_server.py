@@ -289,8 +289,9 @@ async def test_completion_is_served_while_a_chat_generates(
     await client.wait_for_progress(lambda c: bool(c.deltas.get("c2")))
     uri = open_doc(client, workspace / "shop" / "scratch5.py", "def sub(a, b):\n    return ")
     result = await inline(client, uri, 1, 11, automatic=True)
-    assert result is not None and result.items
-    # Chat pauses while a completion runs, so the completion cannot queue behind it.
+    # An answer, even an empty one (a 135M model may see nothing to add), that arrives
+    # while the chat still generates: chat pauses while a completion runs.
+    assert isinstance(result, lsp.InlineCompletionList)
     assert not chat.done(), "the chat finished first: the completion waited behind it"
     await asyncio.wrap_future(chat)
 

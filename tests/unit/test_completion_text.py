@@ -141,3 +141,12 @@ def test_brackets_the_line_did_not_open_are_not_closed() -> None:
     call = "result = compute(\n    alpha,\n    "
     out = postprocess("beta)", "    ", "", "", False, open_brackets(call, "python"))
     assert out == "beta)"
+
+
+def test_generation_can_stop_once_the_block_is_left() -> None:
+    from lsp_ai.completion.postprocess import block_ended
+
+    assert not block_ended("x = 1\n        y = 2", "        ")  # last line still unfinished
+    assert not block_ended("x = 1\n        y = 2\n", "        ")
+    assert block_ended("x = 1\n        y = 2\n    def other", "        ") is False
+    assert block_ended("x = 1\n    def other(self):\n", "        ")

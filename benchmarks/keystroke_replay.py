@@ -1,0 +1,341 @@
+"""Replays a person typing real functions into the real server, and scores the ghost text.
+
+Functions come from a PyPI sdist nobody here wrote (default: requests). For each one the
+file is opened with the function's body removed, then the body is typed back one character
+per didChange. A request goes out after every newline (the editor's auto-indent inserted
+with it) and at pauses: a person pauses >= 300 ms at some word boundaries, drawn here with
+a fixed seed. The replay waits for each answer before typing on, so requests never overlap.
+
+Per request it reports:
+- latency at the client (request to response) p50/p95/p99, and the server's own time
+  (`server_ms`) split into model time and everything else;
+- the raw llama-cpp-python call (`Llama.create_completion`) on the same prompt, replayed in
+  this process in the same order, so its KV cache sees the same sequence; overhead =
+  client latency - raw call;
+- prompt tokens evaluated vs reused from the KV cache, the first request in each file
+  (cold) apart from the rest (warm), and typing-through cache hits;
+- exact match and edit similarity of the suggestion's first line against what the person
+  typed next (the rest of the line), with and without the repository context.
+
+Run: `python -m benchmarks.keystroke_replay [--functions 12] [--package requests==2.32.3]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from benchmarks.common import fetch_sdist, log, percentiles, server, write_result
+
+PAUSE_PROBABILITY = 0.2  # at a word boundary
+MIN_BODY_LINES, MAX_BODY_LINES = 3, 12
+
+
+@dataclass(frozen=True)
+class Target:
+    rel: str
+    name: str
+    start: int  # first body line (0-based), after the docstring
+    end: int  # last body line, inclusive
+
+
+def pick_targets(repo: Path, count: int, seed: int) -> list[Target]:
+    """Functions whose body (after any docstring) is 3-12 lines, at most 2 per file."""
+    found: list[Target] = []
+    for path in sorted(repo.rglob("*.py")):
+        rel = path.relative_to(repo).as_posix()
+        if "test" in rel or "/docs/" in f"/{rel}":
+            continue
+        try:
+            tree = ast.parse(path.read_text())
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        per_file = []
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.body:
+                continue
+            body = node.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]
+            if not body or node.end_lineno is None:
+                continue
+            start, end = body[0].lineno - 1, node.end_lineno - 1
+            if MIN_BODY_LINES <= end - start + 1 <= MAX_BODY_LINES:
+                per_file.append(Target(rel, node.name, start, end))
+        found.extend(random.Random(f"{seed}{rel}").sample(per_file, min(2, len(per_file))))
+    return sorted(random.Random(seed).sample(found, min(count, len(found))), key=lambda t: t.rel)
+
+
+@dataclass
+class Event:
+    """A request point: the text typed so far into the body, and what comes next."""
+
+    typed: str  # body text typed before the request
+    truth: str  # the rest of the current line, as the person goes on to type it
+    kind: str  # "newline" | "pause"
+
+
+def typing_events(body: str, seed: int) -> list[Event]:
+    rng = random.Random(seed)
+    events: list[Event] = []
+    lines = body.split("\n")
+    typed = ""
+    for n, line in enumerate(lines):
+        indent = line[: len(line) - len(line.lstrip())]
+        if n:
+            typed += "\n" + indent  # Enter, with the editor's auto-indent
+        else:
+            typed += indent
+        rest = line[len(indent) :]
+        if rest.strip():
+            events.append(Event(typed, rest, "newline" if n else "pause"))
+        for i, ch in enumerate(rest):
+            typed += ch
+            boundary = not _wordy(ch) or not _wordy(rest[i + 1 : i + 2])
+            if boundary and i + 1 < len(rest) and rng.random() < PAUSE_PROBABILITY:
+                events.append(Event(typed, rest[i + 1 :], "pause"))
+    return events
+
+
+def _wordy(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def edit_similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / length of the longer string."""
+    if not a and not b:
+        return 1.0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return 1 - prev[-1] / max(len(a), len(b))
+
+
+class RawModel:
+    """llama-cpp-python called directly, configured as the server's completion model."""
+
+    def __init__(self, n_ctx: int) -> None:
+        from llama_cpp import Llama
+
+        from lsp_ai.inference.discovery import embedded_gguf
+        from lsp_ai.inference.llama_cpp import default_threads
+
+        path = embedded_gguf()
+        threads = default_threads()
+        self.llm = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_batch=128,
+            n_ubatch=128,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+
+    def complete(self, prompt: str, stop: list[str], max_tokens: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        out: Any = self.llm.create_completion(
+            prompt, max_tokens=max_tokens, temperature=0.0, stop=stop or None
+        )
+        return (time.perf_counter() - started) * 1000, int(out["usage"]["completion_tokens"])
+
+
+def read_new(trace: Path, seen: int) -> tuple[list[dict[str, Any]], int]:
+    if not trace.exists():
+        return [], seen
+    lines = trace.read_text().splitlines()
+    return [json.loads(x) for x in lines[seen:]], len(lines)
+
+
+async def wait_indexed(client: Any) -> None:
+    while True:
+        status = await client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
+        )
+        models = status["models"]
+        if (
+            status["indexedFiles"] > 0
+            and not status["pending"]
+            and models["completion"]["state"] == "ready"
+        ):
+            return
+        await asyncio.sleep(1)
+
+
+async def replay(
+    repo: Path, targets: list[Target], repo_context: bool, raw: RawModel | None, seed: int
+) -> list[dict[str, Any]]:
+    work = Path(tempfile.mkdtemp(prefix="lsp-ai-replay-"))
+    trace = work / "trace.jsonl"
+    config = work / "config.toml"
+    config.write_text(f"[completion]\nrepo_context = {str(repo_context).lower()}\n")
+    env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace), LSP_AI_CONFIG=str(config))
+    rows: list[dict[str, Any]] = []
+    seen = 0
+    async with server(repo, env) as (client, _):
+        await wait_indexed(client)
+        for t_i, target in enumerate(targets):
+            path = repo / target.rel
+            lines = path.read_text().split("\n")
+            body = "\n".join(lines[target.start : target.end + 1])
+            head = "\n".join(lines[: target.start])
+            tail = "\n".join(lines[target.end + 1 :])
+            uri = path.as_uri()
+            client.text_document_did_open(
+                lsp.DidOpenTextDocumentParams(
+                    text_document=lsp.TextDocumentItem(
+                        uri=uri, language_id="python", version=1, text=f"{head}\n\n{tail}"
+                    )
+                )
+            )
+            version, typed = 1, ""
+            for e_i, event in enumerate(typing_events(body, seed + t_i)):
+                for ch in event.typed[len(typed) :]:
+                    before = target.start + typed.count("\n")
+                    col = len(typed) - (typed.rfind("\n") + 1)
+                    here = lsp.Position(line=before, character=col)
+                    version += 1
+                    client.text_document_did_change(
+                        lsp.DidChangeTextDocumentParams(
+                            text_document=lsp.VersionedTextDocumentIdentifier(
+                                uri=uri, version=version
+                            ),
+                            content_changes=[
+                                lsp.TextDocumentContentChangePartial(
+                                    range=lsp.Range(start=here, end=here), text=ch
+                                )
+                            ],
+                        )
+                    )
+                    typed += ch
+                line = target.start + typed.count("\n")
+                col = len(typed) - (typed.rfind("\n") + 1)
+                started = time.perf_counter()
+                result = await client.text_document_inline_completion_async(
+                    lsp.InlineCompletionParams(
+                        text_document=lsp.TextDocumentIdentifier(uri=uri),
+                        position=lsp.Position(line=line, character=col),
+                        context=lsp.InlineCompletionContext(
+                            trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
+                        ),
+                    )
+                )
+                client_ms = (time.perf_counter() - started) * 1000
+                items = result.items if isinstance(result, lsp.InlineCompletionList) else []
+                shown = str(items[0].insert_text) if items else ""
+                new, seen = read_new(trace, seen)
+                rec = new[-1] if new else {}
+                row = {
+                    "file": target.rel,
+                    "function": target.name,
+                    "first_in_file": e_i == 0,
+                    "kind": event.kind,
+                    "client_ms": client_ms,
+                    "server_ms": rec.get("server_ms"),
+                    "model_ms": rec.get("model_ms"),
+                    "layout": rec.get("layout"),
+                    "prompt_tokens": rec.get("prompt_tokens"),
+                    "cached_tokens": rec.get("cached_tokens"),
+                    "evaluated_tokens": rec.get("evaluated_tokens"),
+                    "generated_tokens": rec.get("generated_tokens"),
+                    "context_snippets": rec.get("context_snippets"),
+                    "exact": shown.split("\n")[0].strip() == event.truth.strip(),
+                    "similarity": edit_similarity(
+                        shown.split("\n")[0].strip(), event.truth.strip()
+                    ),
+                }
+                if raw is not None and rec.get("layout") not in (None, "cache"):
+                    # Same work: our engine may stop early (block end), so cap the raw call there.
+                    budget = rec["generated_tokens"] or 64
+                    raw_ms, raw_tokens = raw.complete(rec["prompt"], rec["stop"], budget)
+                    row |= {"raw_ms": raw_ms, "raw_generated_tokens": raw_tokens}
+                rows.append(row)
+            client.text_document_did_close(
+                lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+            )
+            log(f"  {target.rel}:{target.name}: {len(rows)} requests so far")
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    model_rows = [r for r in rows if r["layout"] not in (None, "cache")]
+    cold = [r["evaluated_tokens"] for r in model_rows if r["first_in_file"]]
+    warm = [r["evaluated_tokens"] for r in model_rows if not r["first_in_file"]]
+    prompt_total = sum(r["prompt_tokens"] for r in model_rows) or 1
+    out: dict[str, Any] = {
+        "requests": len(rows),
+        "model_requests": len(model_rows),
+        "typing_through_hits": sum(1 for r in rows if r["layout"] == "cache"),
+        "client_ms": percentiles([r["client_ms"] for r in rows]),
+        "server_ms": percentiles([r["server_ms"] for r in rows if r["server_ms"] is not None]),
+        "model_ms": percentiles([r["model_ms"] for r in model_rows]),
+        "server_minus_model_ms": percentiles([r["server_ms"] - r["model_ms"] for r in model_rows]),
+        "prompt_tokens": percentiles([r["prompt_tokens"] for r in model_rows]),
+        "evaluated_tokens_cold": percentiles(cold),
+        "evaluated_tokens_warm": percentiles(warm),
+        "kv_reuse_share": round(sum(r["cached_tokens"] for r in model_rows) / prompt_total, 3),
+        "exact_match": round(sum(r["exact"] for r in rows) / max(1, len(rows)), 3),
+        "edit_similarity": round(sum(r["similarity"] for r in rows) / max(1, len(rows)), 3),
+    }
+    raw_rows = [r for r in model_rows if "raw_ms" in r]
+    if raw_rows:
+        out["raw_llama_ms"] = percentiles([r["raw_ms"] for r in raw_rows])
+        out["client_minus_raw_ms"] = percentiles([r["client_ms"] - r["raw_ms"] for r in raw_rows])
+        out["same_generated_tokens"] = round(
+            sum(r["raw_generated_tokens"] == r["generated_tokens"] for r in raw_rows)
+            / len(raw_rows),
+            3,
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--package", default="requests==2.32.3")
+    parser.add_argument("--functions", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dest", type=Path, default=Path(tempfile.gettempdir()) / "lsp-ai-bench")
+    args = parser.parse_args()
+    repo = fetch_sdist(args.package, args.dest)
+    if repo is None:
+        raise SystemExit(f"could not fetch {args.package}")
+    targets = pick_targets(repo, args.functions, args.seed)
+    log(f"{len(targets)} functions from {args.package}")
+    raw = RawModel(2048)
+    runs = {}
+    for label, with_context in (("repo_context", True), ("no_repo_context", False)):
+        log(f"replay: {label}")
+        rows = asyncio.run(
+            replay(repo, targets, with_context, raw if with_context else None, args.seed)
+        )
+        runs[label] = {"summary": summarize(rows), "rows": rows}
+        log(json.dumps(runs[label]["summary"], indent=2))
+    path = write_result(
+        "keystroke_replay",
+        {
+            "package": args.package,
+            "functions": [f"{t.rel}:{t.name}" for t in targets],
+            "model": "embedded SmolLM2-135M-Instruct (prefix-only)",
+            **{k: v["summary"] for k, v in runs.items()},
+            "rows": {k: v["rows"] for k, v in runs.items()},
+        },
+    )
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
