@@ -11,7 +11,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,9 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 
 @asynccontextmanager
 async def server(
-    root: Path, env: dict[str, str] | None = None
+    root: Path,
+    env: dict[str, str] | None = None,
+    on_progress: Callable[[lsp.ProgressParams], None] | None = None,
 ) -> AsyncIterator[tuple[LanguageClient, float]]:
     """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms."""
     home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
@@ -76,7 +78,8 @@ async def server(
 
     @client.feature(lsp.PROGRESS)
     def _progress(params: Any) -> None:
-        return None
+        if on_progress is not None:
+            on_progress(params)
 
     @client.feature(lsp.WINDOW_LOG_MESSAGE)
     def _log(params: Any) -> None:

@@ -5,6 +5,11 @@ file is opened with the function's body removed, then the body is typed back one
 per didChange. A request goes out after every newline (the editor's auto-indent inserted
 with it) and at pauses: a person pauses >= 300 ms at some word boundaries, drawn here with
 a fixed seed. The replay waits for each answer before typing on, so requests never overlap.
+When a suggestion is exactly the rest of the line, the person reads it for 0.5 s, accepts it
+(one edit), and the editor asks again at the end of the accepted text.
+
+Three runs on the same typing: repository context on with the raw llama-cpp-python
+comparison, context off, and the defaults (context and speculative next completion on).
 
 Per request it reports:
 - latency at the client (request to response) p50/p95/p99, and the server's own time
@@ -39,6 +44,24 @@ from lsprotocol import types as lsp
 from benchmarks.common import fetch_sdist, log, percentiles, server, write_result
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
+# (label, [completion] settings, compare with raw llama-cpp-python). The raw calls run
+# between requests, so speculation (background model work) is off where they are made.
+RUNS = (
+    ("repo_context", "repo_context = true\nspeculative = false", True),
+    ("no_repo_context", "repo_context = false\nspeculative = false", False),
+    ("defaults", "repo_context = true\nspeculative = true", False),
+)
+READING_S = 0.5  # looking at a suggestion before accepting it
+TRACE_KEYS = (
+    "server_ms",
+    "model_ms",
+    "layout",
+    "prompt_tokens",
+    "cached_tokens",
+    "evaluated_tokens",
+    "generated_tokens",
+    "context_snippets",
+)
 MIN_BODY_LINES, MAX_BODY_LINES = 3, 12
 
 
@@ -154,13 +177,6 @@ class RawModel:
         return (time.perf_counter() - started) * 1000, int(out["usage"]["completion_tokens"])
 
 
-def read_new(trace: Path, seen: int) -> tuple[list[dict[str, Any]], int]:
-    if not trace.exists():
-        return [], seen
-    lines = trace.read_text().splitlines()
-    return [json.loads(x) for x in lines[seen:]], len(lines)
-
-
 async def wait_indexed(client: Any) -> None:
     while True:
         status = await client.workspace_execute_command_async(
@@ -176,16 +192,113 @@ async def wait_indexed(client: Any) -> None:
         await asyncio.sleep(1)
 
 
+class Typist:
+    """Types one function body into an open document and asks for ghost text as it goes."""
+
+    def __init__(
+        self, client: Any, uri: str, target: Target, trace: TraceReader, raw: RawModel | None
+    ) -> None:
+        self.client, self.uri, self.target, self.trace, self.raw = client, uri, target, trace, raw
+        self.version = 1
+        self.typed = ""
+        self.rows: list[dict[str, Any]] = []
+
+    def _cursor(self) -> lsp.Position:
+        line = self.target.start + self.typed.count("\n")
+        return lsp.Position(line=line, character=len(self.typed) - (self.typed.rfind("\n") + 1))
+
+    def insert(self, text: str) -> None:
+        here = self._cursor()
+        self.version += 1
+        self.client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(
+                    uri=self.uri, version=self.version
+                ),
+                content_changes=[
+                    lsp.TextDocumentContentChangePartial(
+                        range=lsp.Range(start=here, end=here), text=text
+                    )
+                ],
+            )
+        )
+        self.typed += text
+
+    async def ask(self, kind: str, truth: str | None, first: bool) -> str:
+        started = time.perf_counter()
+        result = await self.client.text_document_inline_completion_async(
+            lsp.InlineCompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=self.uri),
+                position=self._cursor(),
+                context=lsp.InlineCompletionContext(
+                    trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        client_ms = (time.perf_counter() - started) * 1000
+        items = result.items if isinstance(result, lsp.InlineCompletionList) else []
+        shown = str(items[0].insert_text) if items else ""
+        rec = self.trace.last()
+        row = {
+            "file": self.target.rel,
+            "function": self.target.name,
+            "first_in_file": first,
+            "kind": kind,
+            "client_ms": client_ms,
+            **{key: rec.get(key) for key in TRACE_KEYS},
+        }
+        if truth is not None:  # scored: what the person typed next on this line
+            head = shown.split("\n")[0].strip()
+            row |= {
+                "exact": head == truth.strip(),
+                "similarity": edit_similarity(head, truth.strip()),
+            }
+        if self.raw is not None and ran_model(row):
+            # Same work: our engine may stop early (block end), so cap the raw call there.
+            budget = rec["generated_tokens"] or 64
+            raw_ms, raw_tokens = self.raw.complete(rec["prompt"], rec["stop"], budget)
+            row |= {"raw_ms": raw_ms, "raw_generated_tokens": raw_tokens}
+        self.rows.append(row)
+        return shown
+
+    async def type_body(self, body: str, seed: int) -> None:
+        for i, event in enumerate(typing_events(body, seed)):
+            if not event.typed.startswith(self.typed):
+                continue  # an accepted suggestion already typed past this point
+            for ch in event.typed[len(self.typed) :]:
+                self.insert(ch)
+            shown = await self.ask(event.kind, event.truth, i == 0)
+            if shown and shown == event.truth:
+                # Right to the end of the line: the person reads it and presses Tab, and the
+                # editor asks again at once from the end of the accepted text.
+                await asyncio.sleep(READING_S)
+                self.insert(shown)
+                await self.ask("after_accept", None, False)
+
+
+class TraceReader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen = 0
+
+    def last(self) -> dict[str, Any]:
+        """The newest record written since the previous call ({} if none)."""
+        if not self.path.exists():
+            return {}
+        lines = self.path.read_text().splitlines()
+        new, self.seen = lines[self.seen :], len(lines)
+        return json.loads(new[-1]) if new else {}
+
+
 async def replay(
-    repo: Path, targets: list[Target], repo_context: bool, raw: RawModel | None, seed: int
+    repo: Path, targets: list[Target], settings: str, raw: RawModel | None, seed: int
 ) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="lsp-ai-replay-"))
-    trace = work / "trace.jsonl"
+    trace = TraceReader(work / "trace.jsonl")
     config = work / "config.toml"
-    config.write_text(f"[completion]\nrepo_context = {str(repo_context).lower()}\n")
-    env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace), LSP_AI_CONFIG=str(config))
+    config.write_text(f"[completion]\n{settings}\n")
+    env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace.path), LSP_AI_CONFIG=str(config))
     rows: list[dict[str, Any]] = []
-    seen = 0
     async with server(repo, env) as (client, _):
         await wait_indexed(client)
         for t_i, target in enumerate(targets):
@@ -202,68 +315,9 @@ async def replay(
                     )
                 )
             )
-            version, typed = 1, ""
-            for e_i, event in enumerate(typing_events(body, seed + t_i)):
-                for ch in event.typed[len(typed) :]:
-                    before = target.start + typed.count("\n")
-                    col = len(typed) - (typed.rfind("\n") + 1)
-                    here = lsp.Position(line=before, character=col)
-                    version += 1
-                    client.text_document_did_change(
-                        lsp.DidChangeTextDocumentParams(
-                            text_document=lsp.VersionedTextDocumentIdentifier(
-                                uri=uri, version=version
-                            ),
-                            content_changes=[
-                                lsp.TextDocumentContentChangePartial(
-                                    range=lsp.Range(start=here, end=here), text=ch
-                                )
-                            ],
-                        )
-                    )
-                    typed += ch
-                line = target.start + typed.count("\n")
-                col = len(typed) - (typed.rfind("\n") + 1)
-                started = time.perf_counter()
-                result = await client.text_document_inline_completion_async(
-                    lsp.InlineCompletionParams(
-                        text_document=lsp.TextDocumentIdentifier(uri=uri),
-                        position=lsp.Position(line=line, character=col),
-                        context=lsp.InlineCompletionContext(
-                            trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
-                        ),
-                    )
-                )
-                client_ms = (time.perf_counter() - started) * 1000
-                items = result.items if isinstance(result, lsp.InlineCompletionList) else []
-                shown = str(items[0].insert_text) if items else ""
-                new, seen = read_new(trace, seen)
-                rec = new[-1] if new else {}
-                row = {
-                    "file": target.rel,
-                    "function": target.name,
-                    "first_in_file": e_i == 0,
-                    "kind": event.kind,
-                    "client_ms": client_ms,
-                    "server_ms": rec.get("server_ms"),
-                    "model_ms": rec.get("model_ms"),
-                    "layout": rec.get("layout"),
-                    "prompt_tokens": rec.get("prompt_tokens"),
-                    "cached_tokens": rec.get("cached_tokens"),
-                    "evaluated_tokens": rec.get("evaluated_tokens"),
-                    "generated_tokens": rec.get("generated_tokens"),
-                    "context_snippets": rec.get("context_snippets"),
-                    "exact": shown.split("\n")[0].strip() == event.truth.strip(),
-                    "similarity": edit_similarity(
-                        shown.split("\n")[0].strip(), event.truth.strip()
-                    ),
-                }
-                if raw is not None and rec.get("layout") not in (None, "cache"):
-                    # Same work: our engine may stop early (block end), so cap the raw call there.
-                    budget = rec["generated_tokens"] or 64
-                    raw_ms, raw_tokens = raw.complete(rec["prompt"], rec["stop"], budget)
-                    row |= {"raw_ms": raw_ms, "raw_generated_tokens": raw_tokens}
-                rows.append(row)
+            typist = Typist(client, uri, target, trace, raw)
+            await typist.type_body(body, seed + t_i)
+            rows.extend(typist.rows)
             client.text_document_did_close(
                 lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
             )
@@ -271,8 +325,14 @@ async def replay(
     return rows
 
 
+def ran_model(row: dict[str, Any]) -> bool:
+    """Answered by the model now: not from a cache, not skipped (cursor in a string)."""
+    return row["layout"] not in (None, "", "cache", "speculative")
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    model_rows = [r for r in rows if r["layout"] not in (None, "cache")]
+    model_rows = [r for r in rows if ran_model(r)]
+    scored = [r for r in rows if "exact" in r]
     cold = [r["evaluated_tokens"] for r in model_rows if r["first_in_file"]]
     warm = [r["evaluated_tokens"] for r in model_rows if not r["first_in_file"]]
     prompt_total = sum(r["prompt_tokens"] for r in model_rows) or 1
@@ -280,6 +340,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "requests": len(rows),
         "model_requests": len(model_rows),
         "typing_through_hits": sum(1 for r in rows if r["layout"] == "cache"),
+        "skipped_in_comment_or_string": sum(1 for r in rows if r["layout"] == ""),
         "client_ms": percentiles([r["client_ms"] for r in rows]),
         "server_ms": percentiles([r["server_ms"] for r in rows if r["server_ms"] is not None]),
         "model_ms": percentiles([r["model_ms"] for r in model_rows]),
@@ -288,8 +349,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "evaluated_tokens_cold": percentiles(cold),
         "evaluated_tokens_warm": percentiles(warm),
         "kv_reuse_share": round(sum(r["cached_tokens"] for r in model_rows) / prompt_total, 3),
-        "exact_match": round(sum(r["exact"] for r in rows) / max(1, len(rows)), 3),
-        "edit_similarity": round(sum(r["similarity"] for r in rows) / max(1, len(rows)), 3),
+        "scored_requests": len(scored),
+        "exact_match": round(sum(r["exact"] for r in scored) / max(1, len(scored)), 3),
+        "edit_similarity": round(sum(r["similarity"] for r in scored) / max(1, len(scored)), 3),
+        "accepted": sum(1 for r in rows if r["kind"] == "after_accept"),
+        "speculative_hits": sum(1 for r in rows if r["layout"] == "speculative"),
     }
     raw_rows = [r for r in model_rows if "raw_ms" in r]
     if raw_rows:
@@ -317,11 +381,9 @@ def main() -> None:
     log(f"{len(targets)} functions from {args.package}")
     raw = RawModel(2048)
     runs = {}
-    for label, with_context in (("repo_context", True), ("no_repo_context", False)):
+    for label, settings, baseline in RUNS:
         log(f"replay: {label}")
-        rows = asyncio.run(
-            replay(repo, targets, with_context, raw if with_context else None, args.seed)
-        )
+        rows = asyncio.run(replay(repo, targets, settings, raw if baseline else None, args.seed))
         runs[label] = {"summary": summarize(rows), "rows": rows}
         log(json.dumps(runs[label]["summary"], indent=2))
     path = write_result(

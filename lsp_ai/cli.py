@@ -54,11 +54,18 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ask", help="ask a question about the code in ROOT")
     s.add_argument("question")
     s.add_argument("--root", default=".", type=Path)
+    s.add_argument("--session", help="continue the conversation with this id (printed after)")
 
     s = sub.add_parser("complete", help="one completion at a 0-based position")
     s.add_argument("file", type=Path)
     s.add_argument("--line", type=int, required=True)
     s.add_argument("--character", type=int, required=True)
+    s.add_argument(
+        "--root",
+        type=Path,
+        help="workspace root (default: the file's folder); its index, "
+        "if built, gives the model the signatures the file uses",
+    )
 
     s = sub.add_parser("models", help="the model each role resolves to, and local GGUF files")
     s.add_argument("--root", default=".", type=Path)
@@ -188,7 +195,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     token = CancelToken()
     try:
-        result = svc.chat.chat(ChatRequest(args.question), write, token)
+        result = svc.chat.chat(ChatRequest(args.question, args.session), write, token)
     except KeyboardInterrupt:
         token.cancel()
         print("\n(interrupted)", file=sys.stderr)
@@ -198,7 +205,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(
         f"({result.prompt_tokens} prompt tokens; retrieval {t.get('retrieval', 0):.0f} ms, "
         f"first token {t.get('first_token', 0) / 1000:.1f} s, "
-        f"generation {t.get('generation', 0) / 1000:.1f} s)",
+        f"generation {t.get('generation', 0) / 1000:.1f} s; session {result.session_id})",
         file=sys.stderr,
     )
     if result.sources:
@@ -214,6 +221,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from lsp_ai.completion.service import CompletionRequest
     from lsp_ai.concurrency import CancelToken
     from lsp_ai.index.discover import language_for, read_text
+    from lsp_ai.trace import COMPLETION_ENV, Trace, completion_record
 
     path = args.file.expanduser()
     if not path.is_file():
@@ -221,11 +229,25 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if args.line < 0 or args.character < 0:
         raise CliError("--line and --character are 0-based and must be >= 0")
     text = read_text(path)
-    svc = _services(path.resolve().parent)
+    svc = _services(_root(args.root) if args.root else path.resolve().parent)
+    svc.index.open_if_present()
     req = CompletionRequest(
-        text, args.line, args.character, str(path), language_for(path.name), invoked=True
+        text, args.line, args.character, str(path.resolve()), language_for(path.name), True
     )
+    started = time.perf_counter()
     result = svc.completion.complete(req, CancelToken())
+    if (trace := Trace.from_env(COMPLETION_ENV)) is not None:
+        trace.write(
+            completion_record(
+                uri=path.resolve().as_uri(),
+                line=args.line,
+                character=args.character,
+                outcome="shown" if result.text else "empty",
+                server_ms=(time.perf_counter() - started) * 1000,
+                result=result,
+            )
+        )
+        trace.close()
     print(result.text)
     return 0 if result.text else 1
 

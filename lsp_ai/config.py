@@ -156,6 +156,8 @@ class CompletionConfig:
     multiline: str = _key("auto", _one_of("auto", "always", "never"))
     # RAG-light: other files' signatures and recently visited code at the top of the prompt.
     repo_context: bool = _key(True, _BOOL)
+    # After showing a suggestion, compute the next one (as if accepted) while the user reads.
+    speculative: bool = _key(True, _BOOL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ CHAT = "$/chat"
 CMD_SEARCH = "lsp-ai.search"
 CMD_REINDEX = "lsp-ai.reindex"
 CMD_STATUS = "lsp-ai.status"
-COMMANDS = (CMD_SEARCH, CMD_REINDEX, CMD_STATUS)
+# What a code action's command runs: args [action, uri, range]; applies its edit itself.
+CMD_CODE_ACTION = "lsp-ai.codeAction"
+COMMANDS = (CMD_SEARCH, CMD_REINDEX, CMD_STATUS, CMD_CODE_ACTION)
 CONFIG_SECTION = "lsp-ai"
 
 ProgressToken = int | str

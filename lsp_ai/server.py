@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,10 +26,10 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from lsp_ai import __version__
+from lsp_ai.chat.actions import ACTIONS, ActionRequest, action_title
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
-from lsp_ai.completion.trace import CompletionTrace
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
 from lsp_ai.index.discover import language_for
@@ -38,6 +38,7 @@ from lsp_ai.inference.base import ModelError
 from lsp_ai.logs import CallbackHandler
 from lsp_ai.protocol import (
     CHAT,
+    CMD_CODE_ACTION,
     CMD_REINDEX,
     CMD_SEARCH,
     CMD_STATUS,
@@ -46,6 +47,7 @@ from lsp_ai.protocol import (
     parse_chat_params,
 )
 from lsp_ai.services import Services
+from lsp_ai.trace import CHAT_ENV, COMPLETION_ENV, Trace, completion_record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,8 +92,10 @@ class LspAiServer(LanguageServer):
         self.latest = LatestWins()
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
+        self.background: set[asyncio.Future[None]] = set()
         self.edited_line: dict[str, int] = {}  # per document, for the recent-code window
-        self.trace = CompletionTrace.from_env()
+        self.trace = Trace.from_env(COMPLETION_ENV)
+        self.chat_trace = Trace.from_env(CHAT_ENV)
         self.index_job: asyncio.Future[Any] | None = None
         self.watcher: WorkspaceWatcher | None = None
 
@@ -102,6 +106,12 @@ class LspAiServer(LanguageServer):
         if self.services is None:
             raise JsonRpcInvalidParams("the server is not initialized; send initialize first")
         return self.services
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Start background work on the loop, keeping a reference until it is done."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the event loop thread; worker threads never write to stdout directly."""
@@ -394,6 +404,8 @@ async def _complete(
             ls.completion_pool, lambda tok: ls.svc.completion.complete(req, tok), token
         )
         outcome = "shown" if result.text else "empty"
+        if result.text and result.layout != "cache" and ls.svc.config.completion.speculative:
+            ls.spawn(_speculate(ls, uri, req, result.text))
         return result
     except Cancelled:
         outcome = "superseded"
@@ -409,13 +421,32 @@ async def _complete(
         if ls.trace is not None:
             ms = (time.perf_counter() - started) * 1000
             ls.trace.write(
-                uri=uri,
-                line=pos.line,
-                character=pos.character,
-                outcome=outcome,
-                server_ms=ms,
-                result=result,
+                completion_record(
+                    uri=uri,
+                    line=pos.line,
+                    character=pos.character,
+                    outcome=outcome,
+                    server_ms=ms,
+                    result=result,
+                )
             )
+
+
+async def _speculate(ls: LspAiServer, uri: str, req: CompletionRequest, shown: str) -> None:
+    """Compute the suggestion that follows accepting `shown`, ahead of time.
+
+    The next request on the document cancels it, as any newer request does, when the user
+    typed something else instead.
+    """
+    token = ls.latest.start(uri)
+    try:
+        await ls.run_cancellable(
+            ls.completion_pool, lambda tok: ls.svc.completion.speculate(req, shown, tok), token
+        )
+    except (Cancelled, ModelError):
+        pass
+    finally:
+        ls.latest.finish(uri, token)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
@@ -506,6 +537,15 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
     finally:
         if work is not None:
             ls.post(lambda: progress.end(work, lsp.WorkDoneProgressEnd()))
+    if ls.chat_trace is not None:
+        ls.chat_trace.write(
+            {
+                "session": result.session_id,
+                "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
+                "prompt_tokens": result.prompt_tokens,
+                "sources": len(result.sources),
+            }
+        )
     return result.to_json()
 
 
@@ -539,10 +579,119 @@ def cmd_status(ls: LspAiServer, *args: Any) -> dict[str, Any]:
     return ls.svc.status(pending)
 
 
+# -- code actions ----------------------------------------------------------------------------
+
+_ACTION_KINDS = {
+    "explain": lsp.CodeActionKind.Refactor,  # adds a comment: not a rewrite of the code
+    "docstring": lsp.CodeActionKind.RefactorRewrite,
+    "refactor": lsp.CodeActionKind.RefactorRewrite,
+}
+
+
+def _wanted(kind: lsp.CodeActionKind, only: list[str] | None) -> bool:
+    return not only or any(kind.value == o or kind.value.startswith(f"{o}.") for o in only)
+
+
 @server.feature(
     lsp.TEXT_DOCUMENT_CODE_ACTION,
-    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite]),
+    lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.Refactor, lsp.CodeActionKind.RefactorRewrite]
+    ),
 )
 def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-    # Explain / docstring / refactor actions arrive with the chat code-action work.
-    return []
+    """Explain, docstring and refactor on a selection.
+
+    Each runs as a command that applies its own edit, so the model runs only for the action
+    the user picks (and clients without codeAction/resolve get them too).
+    """
+    r = params.range
+    if r.start == r.end:
+        return []
+    only = [str(getattr(k, "value", k)) for k in params.context.only or []]
+    where = {
+        "start": {"line": r.start.line, "character": r.start.character},
+        "end": {"line": r.end.line, "character": r.end.character},
+    }
+    return [
+        lsp.CodeAction(
+            title=action_title(action),
+            kind=kind,
+            command=lsp.Command(
+                title=action_title(action),
+                command=CMD_CODE_ACTION,
+                arguments=[action, params.text_document.uri, where],
+            ),
+        )
+        for action, kind in _ACTION_KINDS.items()
+        if _wanted(kind, only)
+    ]
+
+
+def _parse_action_args(args: tuple[Any, ...]) -> tuple[str, str, int, int]:
+    usage = f"{CMD_CODE_ACTION} takes [action, uri, range]"
+    try:
+        action, uri, rng = args
+        start, end = rng["start"], rng["end"]
+        first, last = int(start["line"]), int(end["line"])
+        if int(end["character"]) == 0 and last > first:
+            last -= 1  # a selection ending at the start of a line does not include that line
+    except (ValueError, TypeError, KeyError) as exc:
+        raise JsonRpcInvalidParams(f"{usage}, range as LSP Range JSON") from exc
+    if action not in ACTIONS or not isinstance(uri, str) or first < 0 or last < first:
+        raise JsonRpcInvalidParams(f"{usage}: action one of {', '.join(ACTIONS)}, a valid range")
+    return action, uri, first, last
+
+
+@server.command(CMD_CODE_ACTION)
+async def cmd_code_action(ls: LspAiServer, *args: Any) -> dict[str, Any]:
+    action, uri, first, last = _parse_action_args(args)
+    doc = ls.open_document(uri)
+    version, text = doc.version, doc.source
+    path = _doc_path(uri)
+    where = ls.svc.index.locate(path) if path else None
+    req = ActionRequest(
+        action, text, first, last, where[1] if where else uri.rsplit("/", 1)[-1], language_for(uri)
+    )
+    try:
+        result = await ls.run_cancellable(
+            ls.chat_pool, lambda tok: ls.svc.actions.run(req, tok), CancelToken()
+        )
+    except ModelError as exc:
+        ls.show(str(exc), lsp.MessageType.Error)
+        raise JsonRpcInternalError(str(exc)) from exc
+    if result.edit is None:
+        ls.show(f"{action_title(action)}: the model gave nothing usable; try again")
+        return {"applied": False, "content": result.content}
+    lines = text.split("\n")
+    e = result.edit
+    new_text = e.new_text
+    if e.end_line >= len(lines):  # through the last line, which has no newline to replace
+        end = lsp.Position(line=len(lines) - 1, character=len(lines[-1]))
+        new_text = new_text.removesuffix("\n")
+    else:
+        end = lsp.Position(line=e.end_line, character=0)
+    edit = lsp.TextEdit(
+        range=lsp.Range(start=lsp.Position(line=e.start_line, character=0), end=end),
+        new_text=new_text,
+    )
+    caps = ls.client_capabilities.workspace
+    versioned = bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes)
+    workspace_edit = (
+        # The client refuses a versioned edit if the user changed the file meanwhile.
+        lsp.WorkspaceEdit(
+            document_changes=[
+                lsp.TextDocumentEdit(
+                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=version
+                    ),
+                    edits=[edit],
+                )
+            ]
+        )
+        if versioned
+        else lsp.WorkspaceEdit(changes={uri: [edit]})
+    )
+    answer = await ls.workspace_apply_edit_async(
+        lsp.ApplyWorkspaceEditParams(edit=workspace_edit, label=action_title(action))
+    )
+    return {"applied": bool(answer and answer.applied), "content": result.content}

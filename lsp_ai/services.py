@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lsp_ai.chat.actions import CodeActions
 from lsp_ai.chat.service import ChatService
+from lsp_ai.chat.session import SessionStore
 from lsp_ai.completion.repo_context import RecentWindows, RepoContext
 from lsp_ai.completion.service import CompletionService
 from lsp_ai.concurrency import Gate
@@ -64,6 +66,7 @@ class Services:
         self.index = self._make_index(config)
         self.completion = self._make_completion(config)
         self.chat = self._make_chat(config)
+        self.actions = self._make_actions(config)
 
     def _make_index(self, cfg: Config) -> IndexService:
         return IndexService(
@@ -111,6 +114,7 @@ class Services:
             max_tokens=cfg.models.chat.max_tokens,
             temperature=cfg.models.chat.temperature,
             gate=self.gate,
+            sessions=SessionStore(self.index.home / "sessions"),
         )
 
     def after_completions(self, fn: Callable[..., T], *args: Any) -> T:
@@ -121,6 +125,10 @@ class Services:
         """
         self.gate.wait_clear()
         return fn(*args)
+
+    def _make_actions(self, cfg: Config) -> CodeActions:
+        chat = cfg.models.chat
+        return CodeActions(self.slots.chat, self.gate, chat.max_tokens, chat.temperature)
 
     def warm(self, *roles: str) -> None:
         """Start loading models in the background (never on the caller's thread)."""
@@ -147,6 +155,7 @@ class Services:
             changed.append("index")
         self.completion = self._make_completion(new)
         self.chat = self._make_chat(new)
+        self.actions = self._make_actions(new)
         for role in ("completion", "chat"):
             if role in changed:
                 getattr(self.slots, role).warm()

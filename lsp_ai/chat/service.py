@@ -7,7 +7,6 @@ differs (LSP `$/progress` vs stdout).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lsp_ai.chat.prompt import CurrentFile, Snippet, build_prompt
+from lsp_ai.chat.session import SessionStore
 from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.index.hits import Retriever
-from lsp_ai.inference.base import ChatMessage, GenerationParams, TextModel
+from lsp_ai.inference.base import GenerationParams, TextModel
 from lsp_ai.inference.slots import ModelSlot
 
 log = logging.getLogger(__name__)
-
-MAX_TURNS_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,7 @@ class ChatService:
         max_tokens: int,
         temperature: float,
         gate: Gate,
+        sessions: SessionStore | None = None,
     ) -> None:
         self._slot = slot
         self._retriever = retriever
@@ -92,8 +91,7 @@ class ChatService:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._gate = gate
-        self._sessions: dict[str, list[ChatMessage]] = {}
-        self._lock = threading.Lock()
+        self.sessions = sessions or SessionStore(None)
 
     def chat(
         self,
@@ -117,8 +115,7 @@ class ChatService:
         model = self._slot.get()
         t1 = time.perf_counter()
         session_id = req.session_id or uuid.uuid4().hex
-        with self._lock:
-            history = list(self._sessions.get(session_id, []))
+        history = self.sessions.history(session_id)
         snippets = [
             Snippet(h.path, h.start_line, h.end_line, h.text, h.score, h.symbol) for h in hits
         ]
@@ -149,11 +146,7 @@ class ChatService:
         timings["generation"] = (time.perf_counter() - t2) * 1000
         content = "".join(parts).strip()
 
-        with self._lock:
-            turns = self._sessions.setdefault(session_id, [])
-            turns.append({"role": "user", "content": req.message})
-            turns.append({"role": "assistant", "content": content})
-            del turns[:-MAX_TURNS_KEPT]
+        self.sessions.append(session_id, req.message, content)
         sources = [
             Source(
                 self._resolve(s.path).as_uri(), s.path, s.start_line, s.end_line, s.score, s.symbol

@@ -49,6 +49,7 @@ class _Document:
 
     shown: _Shown | None = None
     first_line: int | None = None  # where the prompt's prefix started last time
+    ahead: _Shown | None = None  # computed for the text as it will be once `shown` is accepted
 
 
 @dataclass
@@ -105,6 +106,9 @@ class CompletionService:
         doc = self._doc(req.path)
         if (cached := self._typed_through(doc.shown, before, after)) is not None:
             return CompletionResult(cached, layout="cache", notes=["typing-through: no model"])
+        if (ahead := doc.ahead) is not None and (ahead.before, ahead.after) == (before, after):
+            doc.shown, doc.ahead = ahead, None
+            return CompletionResult(ahead.text, layout="speculative", notes=["computed ahead"])
         line_prefix = before.rsplit("\n", 1)[-1]
         if not req.invoked and in_comment_or_string(line_prefix, req.language):
             return CompletionResult("", notes=["cursor in a comment or string"])
@@ -112,6 +116,27 @@ class CompletionService:
         if result.text:
             doc.shown = _Shown(before, after, result.text)
         return result
+
+    def speculate(self, req: CompletionRequest, shown: str, cancel: CancelToken) -> bool:
+        """Compute, while the user reads `shown`, the suggestion that follows accepting it.
+
+        Runs in the completion executor after a suggestion was returned; a newer request on
+        the document cancels it. Whether or not it is used, it leaves the accepted text in
+        the KV cache. Returns whether a suggestion is ready.
+        """
+        before, after = split_at(req.text, req.line, req.character)
+        doc = self._doc(req.path)
+        if doc.shown is None or (doc.shown.before, doc.shown.text) != (before, shown):
+            return False  # the document moved on
+        accepted = before + shown
+        last = accepted.rpartition("\n")[2]
+        line = accepted.count("\n")
+        if in_comment_or_string(last, req.language):
+            return False
+        ahead = CompletionRequest(accepted + after, line, len(last), req.path, req.language)
+        result = self._generate(ahead, doc, cancel)
+        doc.ahead = _Shown(accepted, after, result.text) if result.text else None
+        return doc.ahead is not None
 
     @staticmethod
     def _typed_through(shown: _Shown | None, before: str, after: str) -> str | None:

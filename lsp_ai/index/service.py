@@ -371,6 +371,11 @@ class IndexService:
         self._built = threading.Event()
         self.last_crawl: CrawlStats | None = None
 
+    @property
+    def home(self) -> Path:
+        """The first root's index folder: other per-workspace state (chat sessions) lives here."""
+        return self._db_dir(0, self.roots[0])
+
     def _db_dir(self, i: int, root: Path) -> Path:
         if not self._db_path:
             return default_db_dir(root)
@@ -393,6 +398,13 @@ class IndexService:
                     for i, root in enumerate(self.roots)
                 ]
             return self._indexes
+
+    def open_if_present(self) -> bool:
+        """Open the index only if one was built before: for callers that must not build one."""
+        if all(self._db_dir(i, r).is_dir() for i, r in enumerate(self.roots)):
+            self.indexes()
+            return True
+        return False
 
     def build(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> int:
         """Sync every root; returns the number of files now indexed."""

@@ -29,6 +29,7 @@ class RecordingClient(LanguageClient):
         self.deltas: dict[Any, list[str]] = {}
         self.work_done: dict[Any, list[dict[str, Any]]] = {}
         self.progress_event = asyncio.Event()
+        self.applied_edits: list[lsp.ApplyWorkspaceEditParams] = []
         self.init_result: lsp.InitializeResult | None = None
 
     def chat_text(self, token: Any) -> str:
@@ -62,6 +63,13 @@ def make_client() -> RecordingClient:
         elif isinstance(value, dict):
             client.work_done.setdefault(params.token, []).append(value)
         client.progress_event.set()
+
+    @client.feature(lsp.WORKSPACE_APPLY_EDIT)
+    def on_apply_edit(
+        client: RecordingClient, params: lsp.ApplyWorkspaceEditParams
+    ) -> lsp.ApplyWorkspaceEditResult:
+        client.applied_edits.append(params)  # recorded, not applied: tests read the edit
+        return lsp.ApplyWorkspaceEditResult(applied=True)
 
     return client
 

@@ -51,6 +51,21 @@ def test_ask_answers_from_the_local_model_with_sources(home: Path, workspace: Pa
     assert "Traceback" not in out.stderr
 
 
+def test_a_session_continues_in_a_new_process(home: Path, workspace: Path) -> None:
+    """History is saved next to the index, so a later process (or server) picks it up."""
+    for question in ("What does apply_discount return?", "And for a percent over 100?"):
+        out = run(home, "ask", question, "--root", str(workspace), "--session", "thread-7")
+        assert out.returncode == 0, out.stderr
+        assert "session thread-7" in out.stderr
+    (saved,) = [
+        json.loads(f.read_text())
+        for f in (home / ".cache").rglob("sessions/*.json")
+        if json.loads(f.read_text())["id"] == "thread-7"
+    ]
+    assert [t["role"] for t in saved["turns"]] == ["user", "assistant"] * 2
+    assert saved["turns"][0]["content"] == "What does apply_discount return?"
+
+
 def test_search_json_has_the_spec_shape(home: Path, workspace: Path) -> None:
     out = run(
         home, "search", "apply discount percent", "--root", str(workspace), "-k", "2", "--json"
@@ -84,6 +99,30 @@ def test_complete_prints_a_completion(home: Path, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
     assert src.read_text() == "def square(x):\n    return "  # never writes the file
+
+
+COMPLETE = [sys.executable, "-m", "lsp_ai", "complete"]
+
+
+def test_complete_uses_the_index_for_imported_signatures(
+    home: Path, workspace: Path, tmp_path: Path
+) -> None:
+    assert run(home, "index", str(workspace)).returncode == 0
+    src = workspace / "shop" / "orders.py"
+    src.write_text("from shop.inventory import Inventory\n\ndef check(inv: Inventory):\n    inv.")
+    trace = tmp_path / "trace.jsonl"
+    out = subprocess.run(
+        [*COMPLETE, str(src), "--root", str(workspace), "--line", "3", "--character", "8"],
+        capture_output=True,
+        text=True,
+        env=isolated_env(home) | {"LSP_AI_COMPLETION_TRACE": str(trace)},
+        timeout=300,
+    )
+    src.unlink()
+    assert out.returncode in (0, 1), out.stderr  # 1: the model had nothing to add
+    (record,) = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert "# Path: shop/inventory.py" in record["prompt"]
+    assert "def restock_item(self, sku: str, amount: int) -> int:" in record["prompt"]
 
 
 def test_models_lists_the_embedded_defaults(home: Path) -> None:

@@ -71,6 +71,7 @@ async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
         "lsp-ai.search",
         "lsp-ai.reindex",
         "lsp-ai.status",
+        "lsp-ai.codeAction",
     }
     sync = caps.text_document_sync
     assert isinstance(sync, lsp.TextDocumentSyncOptions)
@@ -228,9 +229,17 @@ async def test_chat_streams_deltas_and_cites_sources(
     assert client.chat_text("chat-1").strip() == result["content"]
     paths = [s["path"] for s in result["sources"]]
     assert "shop/inventory.py" in paths
-    src = next(s for s in result["sources"] if s["path"] == "shop/inventory.py")
+    # A source points at the function's real lines in its real file.
+    lines = (workspace / "shop" / "inventory.py").read_text().split("\n")
+    def_line = next(i for i, ln in enumerate(lines) if "def restock_item" in ln)
+    return_line = next(i for i in range(def_line, len(lines)) if "return item.quantity" in lines[i])
+    src = next(
+        s
+        for s in result["sources"]
+        if s["path"] == "shop/inventory.py" and s["startLine"] <= def_line <= s["endLine"]
+    )
+    assert src["endLine"] >= return_line
     assert src["uri"] == (workspace / "shop" / "inventory.py").as_uri()
-    assert 0 <= src["startLine"] <= src["endLine"]
     stages = client.work_done["chat-1-work"]
     assert stages[0]["kind"] == "begin" and stages[-1]["kind"] == "end"
 
@@ -345,3 +354,56 @@ async def test_no_ghost_text_inside_a_comment(client: RecordingClient, workspace
     uri = open_doc(client, workspace / "shop" / "scratch7.py", "x = 1  # the value of ")
     result = await inline(client, uri, 0, 22, automatic=True)
     assert isinstance(result, lsp.InlineCompletionList) and not result.items
+
+
+def selection(uri: str, first: int, last: int) -> lsp.CodeActionParams:
+    return lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        range=lsp.Range(
+            start=lsp.Position(line=first, character=0), end=lsp.Position(line=last, character=0)
+        ),
+        context=lsp.CodeActionContext(diagnostics=[]),
+    )
+
+
+async def test_code_actions_are_offered_on_a_selection_only(
+    client: RecordingClient, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "shop" / "scratch8.py", "def f(x):\n    return x * 2\n")
+    actions = await client.text_document_code_action_async(selection(uri, 0, 2))
+    assert actions is not None
+    titles = [a.title for a in actions if isinstance(a, lsp.CodeAction)]
+    assert titles == [
+        "lsp-ai: Explain this code",
+        "lsp-ai: Write a docstring",
+        "lsp-ai: Refactor this code",
+    ]
+    assert await client.text_document_code_action_async(selection(uri, 1, 1)) == []
+    only = selection(uri, 0, 2)
+    only.context.only = [lsp.CodeActionKind.RefactorRewrite]
+    rewrite = await client.text_document_code_action_async(only)
+    assert rewrite is not None and len(rewrite) == 2
+
+
+async def test_docstring_action_applies_a_versioned_edit(
+    client: RecordingClient, workspace: Path
+) -> None:
+    text = "def area(width, height):\n    return width * height\n"
+    uri = open_doc(client, workspace / "shop" / "scratch9.py", text)
+    (_, docstring, _) = await client.text_document_code_action_async(selection(uri, 0, 2)) or []
+    assert isinstance(docstring, lsp.CodeAction) and docstring.command is not None
+    result = await execute(client, docstring.command.command, *docstring.command.arguments or [])
+    assert isinstance(result, dict) and result["applied"], result
+    (params,) = client.applied_edits[-1:]
+    assert params.edit.document_changes  # VS Code's capabilities: versioned edits
+    change = params.edit.document_changes[0]
+    assert isinstance(change, lsp.TextDocumentEdit) and change.text_document.version == 1
+    (edit,) = change.edits
+    assert isinstance(edit, lsp.TextEdit)
+    assert edit.range.start == edit.range.end == lsp.Position(line=1, character=0)
+    assert edit.new_text.startswith('    """') and edit.new_text.endswith('"""\n')
+
+
+async def test_bad_code_action_arguments_are_rejected(client: RecordingClient) -> None:
+    with pytest.raises(JsonRpcException, match="action"):
+        await execute(client, "lsp-ai.codeAction", "poem", "file:///x.py", {})

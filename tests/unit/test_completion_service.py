@@ -79,3 +79,23 @@ def test_no_model_call_in_a_comment_unless_invoked() -> None:
     assert svc.complete(req, CancelToken()).text == "" and model.calls == 0
     invoked = CompletionRequest("# a comment ", 0, 12, "a.py", "python", invoked=True)
     assert svc.complete(invoked, CancelToken()).text == "words" and model.calls == 1
+
+
+def test_the_suggestion_after_an_accepted_one_is_ready_ahead() -> None:
+    model = CountingModel("total")
+    svc = service(model)
+    req = CompletionRequest("x = ", 0, 4, "a.py", "python")
+    assert svc.complete(req, CancelToken()).text == "total"
+    assert svc.speculate(req, "total", CancelToken()) and model.calls == 2
+    accepted = CompletionRequest("x = total", 0, 9, "a.py", "python")
+    ahead = svc.complete(accepted, CancelToken())
+    assert ahead.layout == "speculative" and ahead.text == "total" and model.calls == 2
+
+
+def test_speculation_is_skipped_once_the_document_moved_on() -> None:
+    model = CountingModel("total")
+    svc = service(model)
+    svc.complete(CompletionRequest("x = ", 0, 4, "a.py", "python"), CancelToken())
+    svc.complete(CompletionRequest("x = q", 0, 5, "a.py", "python"), CancelToken())
+    stale = CompletionRequest("x = ", 0, 4, "a.py", "python")
+    assert not svc.speculate(stale, "total", CancelToken()) and model.calls == 2

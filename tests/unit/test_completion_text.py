@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
 from lsp_ai.completion.postprocess import postprocess, wants_multiline
@@ -94,7 +96,7 @@ def test_prefix_start_stays_put_as_lines_are_typed() -> None:
         assert len(ctx.prefix) <= budget * 3.5
         starts.append(ctx.first_line)
         keep = ctx.first_line
-    moves = sum(1 for a, b in zip(starts, starts[1:], strict=False) if a != b)
+    moves = sum(1 for a, b in itertools.pairwise(starts) if a != b)
     assert starts[0] == first.first_line and moves <= 2
     # The kept prefix begins exactly at the reported line.
     assert ctx.prefix.startswith(text.split("\n")[ctx.first_line])
