@@ -29,6 +29,8 @@ def run_checks(root: Path) -> Iterator[Check]:
     cfg, problems = load_config(root)
     yield not problems, "config", "; ".join(problems) or "no problems"
 
+    yield _llama_build()
+
     from lsp_ai.inference.factory import embedder_factory, text_model_factory
 
     for role in ("completion", "chat"):
@@ -49,6 +51,23 @@ def run_checks(root: Path) -> Iterator[Check]:
     yield _grammars()
     yield _ctags()
     yield _writable(index_dir(cfg.index.db_path, root))
+
+
+def _llama_build() -> Check:
+    """OpenMP builds slow every completion by ~1.6x once chat has run."""
+    from lsp_ai.inference.llama_cpp import uses_openmp
+
+    if uses_openmp():
+        return (
+            False,
+            "llama.cpp build",
+            (
+                "built with OpenMP: completion and chat on two threads make libgomp throttle, and "
+                "completions get ~1.6x slower; reinstall with CMAKE_ARGS=-DGGML_OPENMP=OFF "
+                "(bash scripts/install-llama-cpp.sh .venv/bin/python)"
+            ),
+        )
+    return True, "llama.cpp build", "no OpenMP (ggml's own thread pool)"
 
 
 def _grammars() -> Check:

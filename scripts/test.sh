@@ -18,6 +18,7 @@ command -v "$py" >/dev/null 2>&1 || py=python3
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 echo "== installing lsp-ai and test tools (llama-cpp-python compiles on first install: ~6 min)"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+bash scripts/install-llama-cpp.sh .venv/bin/python
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "== lint and types"

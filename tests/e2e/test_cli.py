@@ -183,6 +183,7 @@ def test_doctor_checks_the_environment(home: Path, workspace: Path) -> None:
     assert "[ok] completion model" in out.stdout
     assert "[ok] embedding model" in out.stdout
     assert "[ok] tree-sitter grammars" in out.stdout
+    assert "[ok] llama.cpp build" in out.stdout  # scripts/install-llama-cpp.sh: no OpenMP
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -356,33 +357,43 @@ async def test_no_ghost_text_inside_a_comment(client: RecordingClient, workspace
     assert isinstance(result, lsp.InlineCompletionList) and not result.items
 
 
-def selection(uri: str, first: int, last: int) -> lsp.CodeActionParams:
-    return lsp.CodeActionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri),
-        range=lsp.Range(
-            start=lsp.Position(line=first, character=0), end=lsp.Position(line=last, character=0)
-        ),
-        context=lsp.CodeActionContext(diagnostics=[]),
+async def code_actions(
+    client: RecordingClient, uri: str, first: int, last: int, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Raw JSON: pygls' client would read each CodeAction as a Command (both have a title)."""
+    context: dict[str, Any] = {"diagnostics": []}
+    if only is not None:
+        context["only"] = only
+    result = await send_raw(
+        client,
+        "textDocument/codeAction",
+        {
+            "textDocument": {"uri": uri},
+            "range": {
+                "start": {"line": first, "character": 0},
+                "end": {"line": last, "character": 0},
+            },
+            "context": context,
+        },
     )
+    assert isinstance(result, list)
+    return result
 
 
 async def test_code_actions_are_offered_on_a_selection_only(
     client: RecordingClient, workspace: Path
 ) -> None:
     uri = open_doc(client, workspace / "shop" / "scratch8.py", "def f(x):\n    return x * 2\n")
-    actions = await client.text_document_code_action_async(selection(uri, 0, 2))
-    assert actions is not None
-    titles = [a.title for a in actions if isinstance(a, lsp.CodeAction)]
-    assert titles == [
-        "lsp-ai: Explain this code",
-        "lsp-ai: Write a docstring",
-        "lsp-ai: Refactor this code",
+    actions = await code_actions(client, uri, 0, 2)
+    assert [(a["title"], a["kind"]) for a in actions] == [
+        ("lsp-ai: Explain this code", "refactor"),
+        ("lsp-ai: Write a docstring", "refactor.rewrite"),
+        ("lsp-ai: Refactor this code", "refactor.rewrite"),
     ]
-    assert await client.text_document_code_action_async(selection(uri, 1, 1)) == []
-    only = selection(uri, 0, 2)
-    only.context.only = [lsp.CodeActionKind.RefactorRewrite]
-    rewrite = await client.text_document_code_action_async(only)
-    assert rewrite is not None and len(rewrite) == 2
+    assert all(a["command"]["command"] == "lsp-ai.codeAction" for a in actions)
+    assert await code_actions(client, uri, 1, 1) == []  # no selection, no actions
+    assert len(await code_actions(client, uri, 0, 2, only=["refactor.rewrite"])) == 2
+    assert await code_actions(client, uri, 0, 2, only=["quickfix"]) == []
 
 
 async def test_docstring_action_applies_a_versioned_edit(
@@ -390,9 +401,8 @@ async def test_docstring_action_applies_a_versioned_edit(
 ) -> None:
     text = "def area(width, height):\n    return width * height\n"
     uri = open_doc(client, workspace / "shop" / "scratch9.py", text)
-    (_, docstring, _) = await client.text_document_code_action_async(selection(uri, 0, 2)) or []
-    assert isinstance(docstring, lsp.CodeAction) and docstring.command is not None
-    result = await execute(client, docstring.command.command, *docstring.command.arguments or [])
+    docstring = (await code_actions(client, uri, 0, 2))[1]
+    result = await execute(client, "lsp-ai.codeAction", *docstring["command"]["arguments"])
     assert isinstance(result, dict) and result["applied"], result
     (params,) = client.applied_edits[-1:]
     assert params.edit.document_changes  # VS Code's capabilities: versioned edits
