@@ -39,14 +39,34 @@ def in_comment_or_string(line_prefix: str, language: str) -> bool:
     return bool(quote)
 
 
-def wants_multiline(line_prefix: str, line_suffix: str, setting: str) -> bool:
-    """Multi-line at the start of a block or on an empty line; one line mid-expression."""
+def completion_shape(line_prefix: str, line_suffix: str, setting: str) -> str:
+    """What a suggestion may span, from where the cursor is.
+
+    - "block": at the start of a block or on an empty line, several lines;
+    - "line": mid-line, the rest of this line only;
+    - "next_line": at the end of a line that has code, either the rest of the line or,
+      when the line looks finished, a line break and the next line (what you want right
+      after accepting a whole line).
+    `completion.multiline = "always" | "never"` forces "block" or "line".
+    """
     if setting in ("always", "never"):
-        return setting == "always"
+        return "block" if setting == "always" else "line"
     if line_suffix.strip():
-        return False
+        return "line"
     head = line_prefix.rstrip()
-    return not head or head.endswith(_BLOCK_OPENERS)
+    return "block" if not head or head.endswith(_BLOCK_OPENERS) else "next_line"
+
+
+def wants_multiline(line_prefix: str, line_suffix: str, setting: str) -> bool:
+    return completion_shape(line_prefix, line_suffix, setting) == "block"
+
+
+def shape_done(text: str, shape: str, line_prefix: str) -> bool:
+    """Whether generation can stop: what comes next would be cut anyway."""
+    if shape == "block":
+        return block_ended(text, line_prefix)
+    body = text[1:] if shape == "next_line" and text.startswith("\n") else text
+    return "\n" in body
 
 
 def _indent(line: str) -> int:
@@ -144,17 +164,29 @@ def postprocess(
     line_prefix: str,
     line_suffix: str,
     suffix: str,
-    multiline: bool,
+    multiline: bool | str,
     open_before: list[str] | None = None,
 ) -> str:
-    """`open_before`: the brackets open at the cursor (`open_brackets` of the prefix)."""
+    """`multiline`: a shape from `completion_shape` (True/False mean "block"/"line").
+
+    `open_before`: the brackets open at the cursor (`open_brackets` of the prefix).
+    """
+    shape = multiline if isinstance(multiline, str) else ("block" if multiline else "line")
     text = raw.replace("\r\n", "\n")
-    if not multiline:
-        text = text.split("\n", 1)[0]
-    else:
+    if shape == "block":
+        if not line_prefix.strip() and text.startswith("\n"):
+            # On an indented blank line, "leave it blank and go on below" is the same
+            # suggestion as going on right here.
+            rest = text.lstrip("\n")
+            text = rest[len(line_prefix) :] if rest.startswith(line_prefix) else text
         text = cut_at_block_end(text, line_prefix)
-    if open_before is not None:
+    elif shape == "next_line" and text.startswith("\n"):
+        following = text[1:].split("\n", 1)[0]
+        text = "\n" + following if following.strip() else ""
+    else:
+        text = text.split("\n", 1)[0]
+    if open_before is not None and not text.startswith("\n"):
         text = cut_unmatched_closer(text, open_before)
-    text = drop_suffix_overlap(text, suffix if multiline else line_suffix)
+    text = drop_suffix_overlap(text, line_suffix if shape == "line" else suffix)
     text = "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
     return text if text.strip() else ""

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
 from lsp_ai.completion.postprocess import (
-    block_ended,
+    completion_shape,
     in_comment_or_string,
     open_brackets,
     postprocess,
-    wants_multiline,
+    shape_done,
 )
 from lsp_ai.completion.repo_context import RepoContext
 from lsp_ai.concurrency import CancelToken, Gate
@@ -169,8 +169,8 @@ class CompletionService:
             if self._context
             else []
         )
-        multiline = wants_multiline(ctx.line_prefix, ctx.line_suffix, self._multiline)
-        stops = layout.stop if multiline else (*layout.stop, "\n")
+        shape = completion_shape(ctx.line_prefix, ctx.line_suffix, self._multiline)
+        stops = (*layout.stop, "\n") if shape == "line" else layout.stop
         prompt = layout.render(
             ctx.prefix,
             ctx.suffix,
@@ -185,7 +185,7 @@ class CompletionService:
         with self._gate:  # chat pauses while this runs
             for piece in model.stream(prompt, params, cancel):
                 pieces.append(piece)
-                if multiline and "\n" in piece and block_ended("".join(pieces), ctx.line_prefix):
+                if "\n" in piece and shape_done("".join(pieces), shape, ctx.line_prefix):
                     break  # the rest would be cut anyway: save the tokens
         raw = "".join(pieces)
         model_ms = (time.perf_counter() - started) * 1000
@@ -194,7 +194,7 @@ class CompletionService:
             ctx.line_prefix,
             ctx.line_suffix,
             ctx.suffix,
-            multiline,
+            shape,
             open_brackets(ctx.prefix, req.language),
         )
         notes = [] if text else [f"post-processing left nothing of {raw!r}"]

@@ -96,3 +96,24 @@ async def test_repo_context_can_be_turned_off(
     await inline(client, uri, 1, 4)
     last = records(trace)[-1]
     assert last["context_snippets"] == 0 and "# Path:" not in last["prompt"]
+
+
+async def test_accepting_a_suggestion_is_answered_from_the_one_computed_ahead(
+    traced: tuple[RecordingClient, Path], workspace: Path
+) -> None:
+    client, trace = traced
+    text = "def total(prices):\n    result = 0\n    for p in prices:\n        "
+    uri = open_doc(client, workspace / "shop" / "ahead.py", text)
+    first = await inline(client, uri, 3, 8, automatic=True)
+    assert isinstance(first, lsp.InlineCompletionList) and first.items
+    shown = str(first.items[0].insert_text)
+    # The completion worker runs one job at a time: once a request on another document is
+    # answered, the speculation queued before it has finished.
+    other = open_doc(client, workspace / "shop" / "other.py", "x = ")
+    await inline(client, other, 0, 4)
+    insert_text(client, uri, 3, 8, shown)  # the user presses Tab
+    end = text + shown
+    lines = end.split("\n")
+    await inline(client, uri, len(lines) - 1, len(lines[-1]), automatic=True)
+    last = records(trace)[-1]
+    assert last["layout"] == "speculative" and last["model_ms"] == 0.0

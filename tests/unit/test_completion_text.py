@@ -152,3 +152,30 @@ def test_generation_can_stop_once_the_block_is_left() -> None:
     assert not block_ended("x = 1\n        y = 2\n", "        ")
     assert block_ended("x = 1\n        y = 2\n    def other", "        ") is False
     assert block_ended("x = 1\n    def other(self):\n", "        ")
+
+
+def test_at_the_end_of_a_finished_line_the_next_line_may_follow() -> None:
+    from lsp_ai.completion.postprocess import completion_shape, shape_done
+
+    assert completion_shape("    total = 0", "", "auto") == "next_line"
+    assert completion_shape("    total = foo(", ")", "auto") == "line"
+    assert completion_shape("def f():", "", "auto") == "block"
+    assert completion_shape("    total = 0", "", "never") == "line"
+    out = postprocess(
+        "\n    for x in xs:\n        total += x", "    total = 0", "", "", "next_line"
+    )
+    assert out == "\n    for x in xs:"
+    assert postprocess(" + 1\nmore", "    total = 0", "", "", "next_line") == " + 1"
+    # The next line is already there: nothing to add.
+    assert (
+        postprocess("\n    return total", "    total = 0", "", "\n    return total", "next_line")
+        == ""
+    )
+    assert not shape_done("\n    for x", "next_line", "    total = 0")
+    assert shape_done("\n    for x in xs:\n", "next_line", "    total = 0")
+    assert shape_done(" + 1\n", "next_line", "    total = 0")
+
+
+def test_a_blank_line_is_filled_in_place() -> None:
+    out = postprocess("\n        self.y = y", "        ", "", "", "block")
+    assert out == "self.y = y"
