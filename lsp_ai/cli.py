@@ -252,6 +252,27 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0 if result.text else 1
 
 
+def _served_model(role: str, section: Any) -> dict[str, Any]:
+    """Ask an OpenAI-compatible server which models it serves, and check ours is one."""
+    from lsp_ai.inference.base import ModelError
+    from lsp_ai.inference.openai_compat import Endpoint
+
+    out: dict[str, Any] = {"path": section.base_url}
+    try:
+        listed = Endpoint(section.base_url, section.api_key, role).get_json("/models")
+        ids = [str(m.get("id")) for m in listed.get("data", []) if isinstance(m, dict)]
+    except (ModelError, AttributeError) as exc:
+        return out | {"error": str(exc)}
+    out["served"] = ids
+    if ids and section.model not in ids:
+        out["warning"] = (
+            f"models.{role}.model: {section.base_url} lists {', '.join(ids)}, not "
+            f"{section.model!r} (llama-server answers to any name; Ollama and vLLM need "
+            "one of these)"
+        )
+    return out
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from lsp_ai.config import config_to_dict
     from lsp_ai.inference.base import ModelError
@@ -267,10 +288,14 @@ def cmd_models(args: argparse.Namespace) -> int:
                 entry["path"] = str(resolve_gguf(section.model, f"models.{role}.model"))
             except ModelError as exc:
                 entry["error"] = str(exc)
+        else:
+            entry |= _served_model(role, section)
         roles[role] = entry
     emb = cfg.models.embedding
     roles["embedding"] = {"backend": emb.backend, "model": emb.model}
-    if emb.model == "default":
+    if emb.backend == "openai":
+        roles["embedding"] |= _served_model("embedding", emb)
+    elif emb.model == "default":
         from lsp_ai.inference.discovery import embedded_embedding_dir
 
         try:
@@ -289,7 +314,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     for role, entry in roles.items():
-        where = entry.get("path") or entry.get("error", "")
+        where = entry.get("error") or entry.get("warning") or entry.get("path", "")
         print(f"{role:<11} {entry['backend']:<22} {entry['model']:<10} {where}")
     print("\nLocal GGUF files:")
     for f in files:

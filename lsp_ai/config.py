@@ -110,7 +110,9 @@ class ChatModelConfig:
 class EmbeddingModelConfig:
     """Model that embeds code chunks for the index; prefixes serve models trained with them."""
 
-    backend: str = _key("sentence_transformers", _one_of("sentence_transformers", "llama_cpp"))
+    backend: str = _key(
+        "sentence_transformers", _one_of("sentence_transformers", "llama_cpp", "openai")
+    )
     model: str = _key("default", _NAME)
     query_prefix: str = _key("", _STR)
     document_prefix: str = _key("", _STR)

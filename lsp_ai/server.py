@@ -9,6 +9,7 @@ result. Handlers are async because pygls can cancel only an async handler's task
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -26,9 +27,11 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from lsp_ai import __version__
-from lsp_ai.chat.actions import ACTIONS, ActionRequest, action_title
+from lsp_ai.chat.actions import ACTIONS, COMMENTING, ActionRequest, LineEdit, action_title
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest
+from lsp_ai.completion.context import split_at
+from lsp_ai.completion.postprocess import has_line_comments
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
@@ -52,6 +55,8 @@ from lsp_ai.trace import CHAT_ENV, COMPLETION_ENV, Trace, completion_record
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The same error message (a model server that is down) pops up at most this often.
+SAME_MESSAGE_EVERY_S = 60.0
 # didChange is debounced: re-indexing on every keystroke would compete with completion.
 CHANGE_DEBOUNCE_S = 0.5
 
@@ -93,6 +98,9 @@ class LspAiServer(LanguageServer):
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
         self.background: set[asyncio.Future[None]] = set()
+        self.shown_at: dict[str, float] = {}
+        # Per document: the (before, after) text a speculation computes for, and its task.
+        self.speculating: dict[str, tuple[str, str, asyncio.Future[None]]] = {}
         self.edited_line: dict[str, int] = {}  # per document, for the recent-code window
         self.trace = Trace.from_env(COMPLETION_ENV)
         self.chat_trace = Trace.from_env(CHAT_ENV)
@@ -107,11 +115,12 @@ class LspAiServer(LanguageServer):
             raise JsonRpcInvalidParams("the server is not initialized; send initialize first")
         return self.services
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         """Start background work on the loop, keeping a reference until it is done."""
         task = asyncio.ensure_future(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+        return task
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the event loop thread; worker threads never write to stdout directly."""
@@ -122,6 +131,19 @@ class LspAiServer(LanguageServer):
         self.post(
             lambda: self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
         )
+
+    def show_now_and_then(
+        self, message: str, kind: lsp.MessageType, every_s: float = SAME_MESSAGE_EVERY_S
+    ) -> None:
+        """Show `message` unless it was shown less than `every_s` ago.
+
+        A model server that is down fails every keystroke's completion; one pop-up says it.
+        """
+        now = time.monotonic()
+        if now - self.shown_at.get(message, -every_s) >= every_s:
+            self.shown_at[message] = now
+            self.show(message, kind)
+        log.warning("%s", message)
 
     def open_document(self, uri: str) -> TextDocument:
         """A document the client opened; requests for others get a clear error."""
@@ -397,6 +419,7 @@ async def _complete(
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
     language = language_for(uri)
     req = CompletionRequest(doc.source, pos.line, pos.character, _doc_key(uri), language, invoked)
+    await _join_speculation(ls, uri, doc.source, pos.line, pos.character)
     token = ls.latest.start(uri)  # a newer request on this document cancels older ones
     outcome, result = "error", None
     try:
@@ -404,8 +427,18 @@ async def _complete(
             ls.completion_pool, lambda tok: ls.svc.completion.complete(req, tok), token
         )
         outcome = "shown" if result.text else "empty"
-        if result.text and result.layout != "cache" and ls.svc.config.completion.speculative:
-            ls.spawn(_speculate(ls, uri, req, result.text))
+        if (
+            result.text
+            and result.layout != "cache"
+            and not token.cancelled  # a newer request owns the document now
+            and ls.svc.config.completion.speculative
+        ):
+            # The token is taken here, in the same step as this answer: a request arriving
+            # later cancels the speculation, never the other way round.
+            ahead = ls.latest.start(uri)
+            target = split_at(req.text, req.line, req.character)
+            task = ls.spawn(_speculate(ls, uri, req, result.text, ahead))
+            ls.speculating[uri] = (target[0] + result.text, target[1], task)
         return result
     except Cancelled:
         outcome = "superseded"
@@ -414,7 +447,7 @@ async def _complete(
         outcome = "cancelled"  # $/cancelRequest: pygls answers RequestCancelled
         raise
     except ModelError as exc:
-        ls.show(str(exc), lsp.MessageType.Error)
+        ls.show_now_and_then(str(exc), lsp.MessageType.Error)
         return None
     finally:
         ls.latest.finish(uri, token)
@@ -432,13 +465,14 @@ async def _complete(
             )
 
 
-async def _speculate(ls: LspAiServer, uri: str, req: CompletionRequest, shown: str) -> None:
+async def _speculate(
+    ls: LspAiServer, uri: str, req: CompletionRequest, shown: str, token: CancelToken
+) -> None:
     """Compute the suggestion that follows accepting `shown`, ahead of time.
 
-    The next request on the document cancels it, as any newer request does, when the user
-    typed something else instead.
+    A request for any other text of the document cancels it; the request that comes right
+    after accepting `shown` waits for it instead (`_join_speculation`).
     """
-    token = ls.latest.start(uri)
     try:
         await ls.run_cancellable(
             ls.completion_pool, lambda tok: ls.svc.completion.speculate(req, shown, tok), token
@@ -447,6 +481,20 @@ async def _speculate(ls: LspAiServer, uri: str, req: CompletionRequest, shown: s
         pass
     finally:
         ls.latest.finish(uri, token)
+
+
+async def _join_speculation(
+    ls: LspAiServer, uri: str, text: str, line: int, character: int
+) -> None:
+    """If a speculation for exactly this text and cursor is running, let it finish."""
+    running = ls.speculating.pop(uri, None)
+    if running is None:
+        return
+    before, after, task = running
+    if task.done() or split_at(text, line, character) != (before, after):
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.shield(task)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
@@ -624,6 +672,7 @@ def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeA
         )
         for action, kind in _ACTION_KINDS.items()
         if _wanted(kind, only)
+        and (action not in COMMENTING or has_line_comments(language_for(params.text_document.uri)))
     ]
 
 
@@ -640,6 +689,25 @@ def _parse_action_args(args: tuple[Any, ...]) -> tuple[str, str, int, int]:
     if action not in ACTIONS or not isinstance(uri, str) or first < 0 or last < first:
         raise JsonRpcInvalidParams(f"{usage}: action one of {', '.join(ACTIONS)}, a valid range")
     return action, uri, first, last
+
+
+def _line_edit(doc: TextDocument, lines: list[str], e: LineEdit) -> lsp.TextEdit:
+    """A whole-line edit as an LSP TextEdit, in the client's position units."""
+    last = len(lines) - 1
+    # The end of the document, in the client's units (UTF-16 by default), not code points.
+    eof = doc.position_codec.position_to_client_units(
+        lines, lsp.Position(line=last, character=len(lines[last]))
+    )
+    new_text = e.new_text
+    if e.start_line > last:  # an insertion after the last line, which has no newline
+        return lsp.TextEdit(
+            range=lsp.Range(start=eof, end=eof), new_text="\n" + new_text.rstrip("\n")
+        )
+    start = lsp.Position(line=e.start_line, character=0)
+    if e.end_line > last:  # through the last line: nothing after it to keep
+        return lsp.TextEdit(range=lsp.Range(start=start, end=eof), new_text=new_text.rstrip("\n"))
+    end = lsp.Position(line=e.end_line, character=0)
+    return lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=new_text)
 
 
 @server.command(CMD_CODE_ACTION)
@@ -662,18 +730,7 @@ async def cmd_code_action(ls: LspAiServer, *args: Any) -> dict[str, Any]:
     if result.edit is None:
         ls.show(f"{action_title(action)}: the model gave nothing usable; try again")
         return {"applied": False, "content": result.content}
-    lines = text.split("\n")
-    e = result.edit
-    new_text = e.new_text
-    if e.end_line >= len(lines):  # through the last line, which has no newline to replace
-        end = lsp.Position(line=len(lines) - 1, character=len(lines[-1]))
-        new_text = new_text.removesuffix("\n")
-    else:
-        end = lsp.Position(line=e.end_line, character=0)
-    edit = lsp.TextEdit(
-        range=lsp.Range(start=lsp.Position(line=e.start_line, character=0), end=end),
-        new_text=new_text,
-    )
+    edit = _line_edit(doc, text.split("\n"), result.edit)
     caps = ls.client_capabilities.workspace
     versioned = bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes)
     workspace_edit = (

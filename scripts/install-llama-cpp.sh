@@ -9,17 +9,23 @@
 # hand back a wheel built with OpenMP), so only the first install compiles (~6 min).
 set -euo pipefail
 py=${1:-python3}
+case "$py" in */*) py=$(cd "$(dirname "$py")" && pwd)/$(basename "$py") ;; esac
 cd "$(dirname "$0")/.."
 spec=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
-if "$py" - <<'PY' 2>/dev/null; then exit 0; fi
+version=${spec#*==}
+if "$py" - "$version" <<'PY' 2>/dev/null; then exit 0; fi
 import sys
 import llama_cpp
-sys.exit("OPENMP = 1" in llama_cpp.llama_print_system_info().decode())
+ok = llama_cpp.__version__ == sys.argv[1]
+ok = ok and "OPENMP = 1" not in llama_cpp.llama_print_system_info().decode()
+sys.exit(0 if ok else 1)
 PY
-wheels=${LSP_AI_WHEELS:-$HOME/.cache/lsp-ai/wheels/${spec#*==}-no-openmp}
-if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+wheels=${LSP_AI_WHEELS:-$HOME/.cache/lsp-ai/wheels/$version-no-openmp}
+wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ]; then
   echo "== building $spec without OpenMP (first time only: ~6 min on 2 cores)"
   CMAKE_ARGS="${CMAKE_ARGS:-} -DGGML_OPENMP=OFF" "$py" -m pip wheel -q --disable-pip-version-check \
     --no-deps --no-cache-dir --no-binary llama-cpp-python -w "$wheels" "$spec"
+  wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)
 fi
-"$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
+"$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"

@@ -22,8 +22,10 @@ from lsp_ai.inference.slots import ModelSlot
 from lsp_ai.prompts import read_prompt
 
 ACTIONS = ("explain", "docstring", "refactor")
+COMMENTING = ("explain", "docstring")  # write comments: only where the comment syntax is known
 SURROUNDING_LINES = 30
 COMMENT_WIDTH = 88
+_PY_HEADER = re.compile(r"\s*(async\s+def|def|class)\b")
 _MARKER = re.compile(r"^\s*(#|//+|/\*+|\*+/?|--)\s?")
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|$)", re.S)
 
@@ -144,15 +146,20 @@ def make_edit(
         code = (fenced.group(1) if fenced else raw).strip("\n")
         if not code.strip():
             return ActionResult(raw, None)
-        code = _reindent(code, indent)
+        code = _reindent(code, _common_indent(lines[start : end + 1]))
         return ActionResult(raw, LineEdit(start, end + 1, code + "\n"))
     text = _plain(raw)
     if not text:
         return ActionResult(raw, None)
     if action == "docstring" and language == "python":
-        header = next((i for i in range(start, end + 1) if lines[i].rstrip().endswith(":")), None)
-        if header is not None:
-            inner = _indent_of(lines[header]) + "    "
+        opening = next((i for i in range(start, end + 1) if _PY_HEADER.match(lines[i])), None)
+        header = next(
+            (i for i in range(opening or start, end + 1) if lines[i].rstrip().endswith(":")),
+            None,
+        )
+        if opening is not None and header is not None:
+            # The body's indent: a wrapped signature's last line says nothing about it.
+            inner = _indent_of(lines[opening]) + "    "
             body = text.replace('"""', "'''")
             if "\n" in body:
                 body = body.replace("\n", "\n" + inner).replace("\n" + inner + "\n", "\n\n")
@@ -161,6 +168,12 @@ def make_edit(
                 doc = f'{inner}"""{body}"""\n'
             return ActionResult(text, LineEdit(header + 1, header + 1, doc))
     return ActionResult(text, LineEdit(start, start, _comment_block(text, indent, marker)))
+
+
+def _common_indent(lines: list[str]) -> str:
+    """The indentation every non-blank line of the selection shares."""
+    indents = [_indent_of(ln) for ln in lines if ln.strip()]
+    return min(indents, key=len) if indents else ""
 
 
 def _reindent(code: str, indent: str) -> str:

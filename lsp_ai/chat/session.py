@@ -60,7 +60,7 @@ class SessionStore:
             return []
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("id") != session_id:
+            if not isinstance(data, dict) or data.get("id") != session_id:
                 return []  # a hash collision, or a file from elsewhere
             turns = [
                 ChatMessage(role=t["role"], content=str(t["content"]))
@@ -68,7 +68,7 @@ class SessionStore:
                 if t.get("role") in ("user", "assistant")
             ]
             return turns[-MAX_TURNS_KEPT:]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("chat session file %s unreadable (%s); starting it afresh", path, exc)
             return []
 

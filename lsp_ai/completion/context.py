@@ -62,7 +62,8 @@ def _stable_head(head: str, budget: int, keep_from: int | None) -> tuple[int, st
         return 0, head
     if keep_from is not None and keep_from > 0:
         offset = _line_offset(head, keep_from)
-        if offset is not None and len(head) - offset <= budget:
+        # Still within budget, and not left with a sliver after the cursor moved up.
+        if offset is not None and budget * REFILL / 2 <= len(head) - offset <= budget:
             return keep_from, head[offset:]
     kept = _keep_last_lines(head, int(budget * REFILL))
     return head.count("\n") - kept.count("\n") if kept else head.count("\n") + 1, kept

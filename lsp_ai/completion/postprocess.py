@@ -8,6 +8,17 @@ _DASH_COMMENTS = {"lua", "sql", "haskell"}
 _QUOTES = "\"'`"
 
 
+_SLASH_COMMENTS = {
+    "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "c_sharp", "kotlin",
+    "swift", "scala", "php", "dart", "zig", "objc",
+}  # fmt: skip
+
+
+def has_line_comments(language: str) -> bool:
+    """Whether `line_comment` knows this language (rather than guessing `//`)."""
+    return language in _HASH_COMMENTS | _DASH_COMMENTS | _SLASH_COMMENTS
+
+
 def line_comment(language: str) -> str:
     """The line-comment marker of a language (a guess of `//` for ones not listed)."""
     if language in _HASH_COMMENTS:
@@ -106,7 +117,7 @@ def drop_suffix_overlap(text: str, suffix: str) -> str:
 
 
 _CLOSES = {")": "(", "]": "[", "}": "{"}
-BRACKET_SCAN_CHARS = 4000  # of the prefix: enough for any open call or literal
+BRACKET_SCAN_CHARS = 4000  # of the prefix: a literal opened further up is not seen
 
 
 def open_brackets(prefix: str, language: str = "text") -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -68,6 +69,8 @@ class CompletionResult:
 DOCUMENTS_KEPT = 64
 # Prompt room kept for the template's own tokens.
 TEMPLATE_TOKENS = 32
+# Share of the window the character-counted budgets may fill.
+HEADROOM = 0.85
 
 
 class CompletionService:
@@ -134,7 +137,7 @@ class CompletionService:
         if in_comment_or_string(last, req.language):
             return False
         ahead = CompletionRequest(accepted + after, line, len(last), req.path, req.language)
-        result = self._generate(ahead, doc, cancel)
+        result = self._generate(ahead, doc, cancel, urgent=False)
         doc.ahead = _Shown(accepted, after, result.text) if result.text else None
         return doc.ahead is not None
 
@@ -149,14 +152,17 @@ class CompletionService:
         return shown.text[len(typed) :]
 
     def _generate(
-        self, req: CompletionRequest, doc: _Document, cancel: CancelToken
+        self, req: CompletionRequest, doc: _Document, cancel: CancelToken, urgent: bool = True
     ) -> CompletionResult:
+        """`urgent`: someone waits for it, so chat pauses meanwhile (not for speculation)."""
         model = self._slot.get()
         layout = choose_layout(self._fim_template, model.fim_tokens())
         # The window, less the answer and the template, is shared: a quarter for repository
         # context, an eighth for the suffix (FIM only: it is evaluated again on every
         # keystroke), the rest for the prefix.
-        room = max(64, model.n_ctx - self._max_tokens - TEMPLATE_TOKENS)
+        # Budgets are counted in characters (CHARS_PER_TOKEN); dense text tokenizes worse,
+        # so a sixth of the window is kept free.
+        room = max(64, int((model.n_ctx - self._max_tokens - TEMPLATE_TOKENS) * HEADROOM))
         context_budget = room // 4 if self._context else 0
         suffix_budget = room // 8 if layout.uses_suffix else 0
         prefix_budget = room - context_budget - suffix_budget
@@ -182,7 +188,7 @@ class CompletionService:
         params = GenerationParams(self._max_tokens, self._temperature, stops)
         started = time.perf_counter()
         pieces: list[str] = []
-        with self._gate:  # chat pauses while this runs
+        with self._gate if urgent else contextlib.nullcontext():  # chat pauses meanwhile
             for piece in model.stream(prompt, params, cancel):
                 pieces.append(piece)
                 if "\n" in piece and shape_done("".join(pieces), shape, ctx.line_prefix):

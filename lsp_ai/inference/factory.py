@@ -9,18 +9,23 @@ from typing import Any
 from lsp_ai.inference.base import Embedder, ModelError, TextModel
 from lsp_ai.inference.discovery import embedded_embedding_dir, resolve_gguf
 
-_NOT_YET = (
-    'models.{role}.backend = "{backend}" is not available in this version; '
-    'use "llama_cpp" (the embedded default)'
-)
+_UNKNOWN = 'models.{role}.backend = "{backend}" is not a backend; use one of {choices}'
 
 
 def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
     """A zero-argument loader for the completion or chat model described by `cfg`."""
 
     def load() -> TextModel:
+        if cfg.backend == "openai":
+            from lsp_ai.inference.openai_compat import OpenAIModel
+
+            return OpenAIModel(
+                cfg.base_url, role=role, model=cfg.model, api_key=cfg.api_key, n_ctx=cfg.n_ctx
+            )
         if cfg.backend != "llama_cpp":
-            raise ModelError(_NOT_YET.format(role=role, backend=cfg.backend))
+            raise ModelError(
+                _UNKNOWN.format(role=role, backend=cfg.backend, choices='"llama_cpp", "openai"')
+            )
         from lsp_ai.inference.llama_cpp import LlamaCppModel
 
         path = resolve_gguf(cfg.model, f"models.{role}.model")
@@ -37,6 +42,8 @@ def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
 
 def embedder_name(cfg: Any) -> str | None:
     """The name an embedder will report once loaded, known without loading it."""
+    if cfg.backend == "openai":
+        return str(cfg.model)
     if cfg.backend == "llama_cpp":
         return Path(cfg.model).stem if cfg.model not in ("", "default") else None
     if cfg.backend != "sentence_transformers":
@@ -60,8 +67,21 @@ def embedder_factory(cfg: Any) -> Callable[[], Embedder]:
                 query_prefix=cfg.query_prefix,
                 document_prefix=cfg.document_prefix,
             )
+        if cfg.backend == "openai":
+            from lsp_ai.inference.openai_compat import OpenAIEmbedder
+
+            return OpenAIEmbedder(
+                cfg.base_url,
+                model=cfg.model,
+                api_key=cfg.api_key,
+                query_prefix=cfg.query_prefix,
+                document_prefix=cfg.document_prefix,
+            )
         if cfg.backend != "sentence_transformers":
-            raise ModelError(_NOT_YET.format(role="embedding", backend=cfg.backend))
+            choices = '"sentence_transformers", "llama_cpp", "openai"'
+            raise ModelError(
+                _UNKNOWN.format(role="embedding", backend=cfg.backend, choices=choices)
+            )
         from lsp_ai.inference.sentence_transformers import SentenceTransformerEmbedder
 
         folder = embedded_embedding_dir() if cfg.model in ("", "default") else Path(cfg.model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 import logging
 import os
 import threading
@@ -38,11 +39,17 @@ _FIM_SPELLINGS = (
 )
 
 
+@functools.cache
 def uses_openmp() -> bool:
-    """Whether this llama.cpp build runs its CPU threads with OpenMP (see the install script)."""
+    """Whether this llama.cpp build runs its CPU threads with OpenMP (see the install script).
+
+    Cached, and first asked under the load lock: llama.cpp builds the answer in a static
+    buffer, and two threads asking at once read each other's half-written bytes.
+    """
     import llama_cpp
 
-    return "OPENMP = 1" in llama_cpp.llama_print_system_info().decode()
+    with _LOAD_LOCK:
+        return "OPENMP = 1" in llama_cpp.llama_print_system_info().decode("utf-8", "replace")
 
 
 def default_threads() -> int:

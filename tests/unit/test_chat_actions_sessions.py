@@ -70,3 +70,44 @@ def test_a_damaged_session_file_starts_afresh(tmp_path: Path) -> None:
     (file,) = tmp_path.glob("*.json")
     file.write_text("{not json")
     assert SessionStore(tmp_path).history("s") == []
+
+
+def test_docstring_under_a_wrapped_signature_takes_the_body_indent() -> None:
+    src = ["def area(width,", "         height):", "    return width * height"]
+    out = make_edit("docstring", "Area of a rectangle.", src, 0, 2, "python")
+    assert out.edit is not None and out.edit.start_line == 2
+    assert out.edit.new_text == '    """Area of a rectangle."""\n'
+
+
+def test_refactor_keeps_the_shallowest_indent_of_the_selection() -> None:
+    src = ["", "    if x:", "        y = 1"]
+    out = make_edit("refactor", "```\nif x:\n    y = 1\n```", src, 0, 2, "python")
+    assert out.edit is not None
+    assert out.edit.new_text == "    if x:\n        y = 1\n"
+
+
+def test_a_session_file_that_is_not_an_object_starts_afresh(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.append("s", "q", "a")
+    (file,) = tmp_path.glob("*.json")
+    file.write_text("[]")
+    assert SessionStore(tmp_path).history("s") == []
+
+
+def test_comment_writing_actions_need_a_known_comment_syntax() -> None:
+    from lsprotocol import types as lsp
+
+    from lsp_ai.server import code_action
+
+    def titles(uri: str) -> list[str]:
+        params = lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=lsp.Range(
+                start=lsp.Position(line=0, character=0), end=lsp.Position(line=2, character=0)
+            ),
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
+        return [a.title for a in code_action(None, params)]  # type: ignore[arg-type]
+
+    assert len(titles("file:///a.py")) == 3
+    assert titles("file:///notes.md") == ["lsp-ai: Refactor this code"]

@@ -179,3 +179,11 @@ def test_at_the_end_of_a_finished_line_the_next_line_may_follow() -> None:
 def test_a_blank_line_is_filled_in_place() -> None:
     out = postprocess("\n        self.y = y", "        ", "", "", "block")
     assert out == "self.y = y"
+
+
+def test_moving_up_does_not_leave_a_sliver_of_prefix() -> None:
+    lines = [f"value_{i} = {i}" for i in range(400)]
+    text = "\n".join(lines)
+    far = cursor_context(text, 300, 0, 300, 0)
+    near = cursor_context(text, far.first_line + 3, 0, 300, 0, keep_from=far.first_line)
+    assert near.prefix.count("\n") > 30  # recomputed, not 3 lines

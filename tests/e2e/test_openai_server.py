@@ -1,0 +1,60 @@
+"""The language server with its completion role on an OpenAI-compatible server.
+
+A real `python -m llama_cpp.server` on 127.0.0.1 serves the embedded SmolLM2; the test
+stops it mid-session and starts it again on the same port, as a team server that restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types as lsp
+
+from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
+from tests.e2e.test_server import inline
+from tests.integration.test_openai_backend import free_port, start_llama_server, stop
+
+pytestmark = pytest.mark.e2e
+pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
+
+
+async def shown_errors(client: RecordingClient, at_least: int) -> list[str]:
+    """Error pop-ups so far, once there are `at_least` (they may trail the response)."""
+    async with asyncio.timeout(10):
+        while True:
+            errors = [m.message for m in client.messages if m.type == lsp.MessageType.Error]
+            if len(errors) >= at_least:
+                return errors
+            await asyncio.sleep(0.05)
+
+
+async def test_completion_through_a_model_server_that_goes_down_and_comes_back(
+    workspace: Path, home: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    options = {"models": {"completion": {"backend": "openai", "baseUrl": url, "model": "smollm2"}}}
+    proc = start_llama_server(port)
+    try:
+        async with lsp_session(workspace, home, init_options=options) as client:
+            uri = open_doc(client, workspace / "shop" / "remote.py", "def add(a, b):\n    return ")
+            up = await inline(client, uri, 1, 11)
+            assert isinstance(up, lsp.InlineCompletionList) and up.items
+
+            stop(proc)
+            down = await inline(client, uri, 1, 11)
+            assert isinstance(down, lsp.InlineCompletionList) and not down.items
+            errors = await shown_errors(client, 1)
+            assert any("models.completion" in e and "cannot reach" in e for e in errors)
+            # Still down: the next failure is not shown again (one pop-up, not one per key).
+            await inline(client, uri, 1, 11)
+            again = [m.message for m in client.messages if m.type == lsp.MessageType.Error]
+            assert len(again) == len(errors)
+
+            proc = start_llama_server(port)
+            back = await inline(client, uri, 1, 11)
+            assert isinstance(back, lsp.InlineCompletionList) and back.items
+    finally:
+        stop(proc)
