@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -285,7 +286,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         entry: dict[str, Any] = {"backend": section.backend, "model": section.model}
         if section.backend == "llama_cpp":
             try:
-                entry["path"] = str(resolve_gguf(section.model, f"models.{role}.model"))
+                found = resolve_gguf(section.model, f"models.{role}.model", cfg.models.paths)
+                entry["path"] = str(found)
             except ModelError as exc:
                 entry["error"] = str(exc)
         else:
@@ -302,12 +304,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             roles["embedding"]["path"] = str(embedded_embedding_dir())
         except ModelError as exc:
             roles["embedding"]["error"] = str(exc)
-    files = find_gguf_files()
+    files = [(f, _header(f.path)) for f in find_gguf_files(cfg.models.paths)]
     if args.json:
         out = {
             "roles": roles,
             "gguf_files": [
-                {"path": str(f.path), "size": f.size, "source": f.source} for f in files
+                {"path": str(f.path), "name": f.label, "size": f.size, "source": f.source, **info}
+                for f, info in files
             ],
             "config": config_to_dict(cfg),
         }
@@ -316,10 +319,32 @@ def cmd_models(args: argparse.Namespace) -> int:
     for role, entry in roles.items():
         where = entry.get("error") or entry.get("warning") or entry.get("path", "")
         print(f"{role:<11} {entry['backend']:<22} {entry['model']:<10} {where}")
-    print("\nLocal GGUF files:")
-    for f in files:
-        print(f"  {f.size / 1e6:8.1f} MB  {f.source:<22} {f.path}")
+    print("\nLocal GGUF files (name, size, quantisation, architecture, context, FIM):")
+    for f, info in files:
+        if "error" in info:
+            facts = info["error"]
+        else:
+            fim = info["fim"] or "no FIM"
+            facts = f"{info['quantization']:<7} {info['architecture']:<10} "
+            facts += f"ctx {info['context_length'] or '?':<7} {fim}"
+        print(f"  {f.label:<34} {f.size / 1e9:6.2f} GB  {facts}  [{f.source}] {f.path}")
     return 0
+
+
+def _header(path: Path) -> dict[str, Any]:
+    from lsp_ai.inference.gguf_header import GgufError, read_gguf_info
+
+    try:
+        info = read_gguf_info(path)
+    except (GgufError, OSError, struct.error) as exc:
+        return {"error": f"unreadable GGUF header ({exc})"}
+    return {
+        "architecture": info.architecture,
+        "quantization": info.quantization,
+        "context_length": info.context_length,
+        "fim": info.fim,
+        "chat_template": info.has_chat_template,
+    }
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

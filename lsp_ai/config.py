@@ -68,6 +68,7 @@ _STR_LIST = _Rule(
     tuple,
 )
 _LLM_BACKEND = _one_of("llama_cpp", "openai")
+_KV_CACHE = _one_of("f16", "q8_0", "q4_0")
 _FIM_TEMPLATE = _one_of("auto", "qwen", "starcoder", "codellama", "deepseek", "none")
 
 
@@ -86,6 +87,8 @@ class CompletionModelConfig:
     n_ctx: int = _key(2048, _POSITIVE)
     n_gpu_layers: int = _key(0, _GPU_LAYERS)
     n_threads: int = _key(0, _THREADS)
+    # KV-cache precision: q8_0 halves its memory for long chat contexts (uses flash attention).
+    kv_cache_type: str = _key("f16", _KV_CACHE)
     temperature: float = _key(0.0, _TEMPERATURE)
     base_url: str = _key("", _STR)
     api_key: str = _key("", _SECRET, shown=False)
@@ -100,6 +103,8 @@ class ChatModelConfig:
     n_ctx: int = _key(8192, _POSITIVE)
     n_gpu_layers: int = _key(0, _GPU_LAYERS)
     n_threads: int = _key(0, _THREADS)
+    # KV-cache precision: q8_0 halves its memory for long chat contexts (uses flash attention).
+    kv_cache_type: str = _key("f16", _KV_CACHE)
     max_tokens: int = _key(512, _POSITIVE)
     temperature: float = _key(0.2, _TEMPERATURE)
     base_url: str = _key("", _STR)
@@ -139,6 +144,8 @@ class ModelsConfig:
     chat: ChatModelConfig = field(default_factory=ChatModelConfig)
     embedding: EmbeddingModelConfig = field(default_factory=EmbeddingModelConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
+    # More folders to look for GGUF files in (besides Hugging Face's cache, LM Studio, Ollama).
+    paths: tuple[str, ...] = _key((), _STR_LIST)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ def run_checks(root: Path) -> Iterator[Check]:
     yield not problems, "config", "; ".join(problems) or "no problems"
 
     yield _llama_build()
+    yield from _hardware()
 
     from lsp_ai.inference.factory import embedder_factory, text_model_factory
 
@@ -68,6 +70,84 @@ def _llama_build() -> Check:
             ),
         )
     return True, "llama.cpp build", "no OpenMP (ggml's own thread pool)"
+
+
+# The README's tier table: (minimum GPU memory in GB, completion model, chat model).
+TIERS = (
+    (24, "Qwen2.5-Coder-7B Q4_K_M", "Qwen2.5-Coder-32B-Instruct Q4_K_M"),
+    (12, "Qwen2.5-Coder-1.5B Q8_0", "Qwen2.5-Coder-14B-Instruct Q4_K_M"),
+    (8, "Qwen2.5-Coder-1.5B Q8_0", "Qwen2.5-Coder-7B-Instruct Q4_K_M"),
+)
+CPU_TIER = ("Qwen2.5-Coder-1.5B Q4_K_M", "Qwen2.5-Coder-3B-Instruct Q4_K_M")
+
+
+def total_ram_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def nvidia_gpus() -> list[tuple[str, float]]:
+    """(name, memory in GB) of each NVIDIA GPU nvidia-smi reports; [] without one."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    gpus = []
+    for line in out.stdout.splitlines():
+        name, _, mib = line.rpartition(",")
+        try:
+            gpus.append((name.strip(), float(mib) / 1024))
+        except ValueError:
+            continue
+    return gpus
+
+
+def suggest(gpu_gb: float, offload: bool) -> str:
+    """The tier-table row for this machine, as configuration advice."""
+    if offload and gpu_gb > 0:
+        for minimum, completion, chat in TIERS:
+            if gpu_gb >= minimum:
+                return f"completion {completion}, chat {chat}, n_gpu_layers = -1 for both"
+    completion, chat = CPU_TIER
+    return f"completion {completion}, chat {chat}, on the CPU (n_gpu_layers = 0)"
+
+
+def _hardware() -> Iterator[Check]:
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    features = [
+        f.split("=")[0].replace("CPU :", "").strip()
+        for f in info.split("|")
+        if f.strip().endswith("= 1")
+    ]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    yield True, "machine", f"{total_ram_gb():.0f} GB RAM, {cores} cores; CPU: {' '.join(features)}"
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    gpus = nvidia_gpus()
+    if gpus:
+        names = ", ".join(f"{n} ({gb:.0f} GB)" for n, gb in gpus)
+        seen = names + (
+            ""
+            if offload
+            else "; this llama.cpp build cannot offload to it "
+            "(reinstall llama-cpp-python with CMAKE_ARGS=-DGGML_CUDA=on)"
+        )
+    else:
+        seen = "none seen" + (" (this llama.cpp build could offload)" if offload else "")
+    yield True, "GPU", seen
+    best = max((gb for _, gb in gpus), default=0.0)
+    yield True, "suggested models", suggest(best, offload)
 
 
 def _grammars() -> Check:

@@ -46,8 +46,8 @@ class Slots:
 def _slot(role: str, cfg: Config) -> ModelSlot[Any]:
     section = getattr(cfg.models, role)
     if role == "embedding":
-        return ModelSlot(role, embedder_factory(section))
-    return ModelSlot(role, text_model_factory(role, section))
+        return ModelSlot(role, embedder_factory(section, cfg.models.paths))
+    return ModelSlot(role, text_model_factory(role, section, cfg.models.paths))
 
 
 def _slots(cfg: Config) -> Slots:

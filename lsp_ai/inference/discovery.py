@@ -72,21 +72,60 @@ class GgufFile:
     path: Path
     size: int
     source: str
+    name: str = ""  # what `model = "..."` may say: Ollama's "name:tag", else the file stem
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.stem
 
 
-def _search_dirs(extra: Iterable[Path] = ()) -> list[tuple[str, Path]]:
+OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
+
+
+def _search_dirs(extra: Iterable[str | Path] = ()) -> list[tuple[str, Path]]:
     home = Path.home()
     hf = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface")) / "hub"
     return [
         ("huggingface", hf),
         ("lm-studio", home / ".lmstudio" / "models"),
         ("lm-studio", home / ".cache" / "lm-studio" / "models"),
-        *(("config", Path(p)) for p in extra),
+        *(("config", Path(p).expanduser()) for p in extra),
     ]
 
 
-def find_gguf_files(extra: Iterable[Path] = ()) -> list[GgufFile]:
-    """GGUF files in the usual local model folders, plus the embedded one."""
+def ollama_models_dir() -> Path:
+    return Path(os.environ.get("OLLAMA_MODELS") or Path.home() / ".ollama" / "models")
+
+
+def ollama_models(folder: Path | None = None) -> list[GgufFile]:
+    """Ollama's store: each manifest names its model blob, itself a GGUF file."""
+    import json
+
+    folder = folder or ollama_models_dir()
+    manifests = folder / "manifests"
+    out: list[GgufFile] = []
+    if not manifests.is_dir():
+        return out
+    for manifest in sorted(p for p in manifests.rglob("*") if p.is_file()):
+        try:
+            layers = json.loads(manifest.read_text()).get("layers", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for layer in layers:
+            if not isinstance(layer, dict) or layer.get("mediaType") != OLLAMA_MODEL_LAYER:
+                continue
+            blob = folder / "blobs" / str(layer.get("digest", "")).replace(":", "-")
+            if blob.is_file():
+                # manifests/<registry>/<namespace>/<model>/<tag>
+                model, tag = manifest.parent.name, manifest.name
+                namespace = manifest.parent.parent.name
+                name = f"{model}:{tag}" if namespace == "library" else f"{namespace}/{model}:{tag}"
+                out.append(GgufFile(blob, blob.stat().st_size, "ollama", name))
+    return out
+
+
+def find_gguf_files(extra: Iterable[str | Path] = ()) -> list[GgufFile]:
+    """GGUF files in the usual local model folders, Ollama's store, and `models.paths`."""
     found: dict[Path, GgufFile] = {}
     try:
         path = embedded_gguf()
@@ -100,17 +139,25 @@ def find_gguf_files(extra: Iterable[Path] = ()) -> list[GgufFile]:
             real = path.resolve()
             if real.is_file() and real not in found:
                 found[real] = GgufFile(path, real.stat().st_size, source)
+    for entry in ollama_models():
+        found.setdefault(entry.path.resolve(), entry)
     return list(found.values())
 
 
-def resolve_gguf(model: str, key: str) -> Path:
-    """Turn a config value (`default`, a path, or a file name found locally) into a GGUF path."""
+def resolve_gguf(model: str, key: str, extra: Iterable[str | Path] = ()) -> Path:
+    """Turn a config value into a GGUF path.
+
+    The value is `default`, a path, an Ollama `name:tag`, or part of the name of a file
+    found locally (`lsp-ai models` lists them).
+    """
     if model in ("", "default"):
         return embedded_gguf()
     path = Path(model).expanduser()
     if path.suffix == ".gguf" or os.sep in model:
         return check_gguf(path, key)
-    matches = [f.path for f in find_gguf_files() if model.lower() in f.path.name.lower()]
+    files = find_gguf_files(extra)
+    exact = [f.path for f in files if f.label.lower() == model.lower()]
+    matches = exact or [f.path for f in files if model.lower() in f.label.lower()]
     if not matches:
         raise ModelError(
             f"{key}: no local GGUF file matches {model!r}; run `lsp-ai models` to list the "

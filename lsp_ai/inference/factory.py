@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from lsp_ai.inference.discovery import embedded_embedding_dir, resolve_gguf
 _UNKNOWN = 'models.{role}.backend = "{backend}" is not a backend; use one of {choices}'
 
 
-def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
+def text_model_factory(role: str, cfg: Any, paths: Sequence[str] = ()) -> Callable[[], TextModel]:
     """A zero-argument loader for the completion or chat model described by `cfg`."""
 
     def load() -> TextModel:
@@ -28,13 +28,14 @@ def text_model_factory(role: str, cfg: Any) -> Callable[[], TextModel]:
             )
         from lsp_ai.inference.llama_cpp import LlamaCppModel
 
-        path = resolve_gguf(cfg.model, f"models.{role}.model")
+        path = resolve_gguf(cfg.model, f"models.{role}.model", paths)
         return LlamaCppModel(
             path,
             role=role,
             n_ctx=cfg.n_ctx,
             n_gpu_layers=cfg.n_gpu_layers,
             n_threads=cfg.n_threads,
+            kv_cache_type=cfg.kv_cache_type,
         )
 
     return load
@@ -54,13 +55,13 @@ def embedder_name(cfg: Any) -> str | None:
     return folder.name if folder.name != "model" else folder.parent.name
 
 
-def embedder_factory(cfg: Any) -> Callable[[], Embedder]:
+def embedder_factory(cfg: Any, paths: Sequence[str] = ()) -> Callable[[], Embedder]:
     def load() -> Embedder:
         if cfg.backend == "llama_cpp":
             from lsp_ai.inference.llama_cpp import LlamaCppEmbedder
 
             return LlamaCppEmbedder(
-                resolve_gguf(cfg.model, "models.embedding.model"),
+                resolve_gguf(cfg.model, "models.embedding.model", paths),
                 n_ctx=cfg.n_ctx,
                 n_gpu_layers=cfg.n_gpu_layers,
                 n_threads=cfg.n_threads,

@@ -100,6 +100,16 @@ def load_llama(
         ) from exc
 
 
+def _kv_cache_args(kind: str) -> dict[str, Any]:
+    """Llama() arguments for a KV-cache precision; a quantised V cache needs flash attention."""
+    import llama_cpp
+
+    types = {"q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0}
+    if kind not in types:
+        return {}
+    return {"type_k": types[kind], "type_v": types[kind], "flash_attn": True}
+
+
 class _StopScanner:
     """Holds back just enough text to catch stop strings split across tokens."""
 
@@ -138,6 +148,7 @@ class LlamaCppModel:
         n_gpu_layers: int = 0,
         n_threads: int = 0,
         n_batch: int = 128,
+        kv_cache_type: str = "f16",
     ) -> None:
         self.name = path.name
         self.path = path
@@ -148,7 +159,13 @@ class LlamaCppModel:
         # A small n_batch keeps each llama_decode short, so cancellation lands quickly even
         # between abort-callback checks.
         self._llm = load_llama(
-            path, role, n_ctx=n_ctx, n_batch=n_batch, n_gpu_layers=n_gpu_layers, n_threads=n_threads
+            path,
+            role,
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            **_kv_cache_args(kv_cache_type),
         )
         self._install_abort_callback()
         self._chat_formatter = self._make_chat_formatter()
