@@ -58,3 +58,44 @@ async def test_completion_through_a_model_server_that_goes_down_and_comes_back(
             assert isinstance(back, lsp.InlineCompletionList) and back.items
     finally:
         stop(proc)
+
+
+async def test_two_servers_one_per_role(workspace: Path, home: Path) -> None:
+    """The README's layout: chat on one model server, completion on another."""
+    chat_port, completion_port = free_port(), free_port()
+    chat_server = start_llama_server(chat_port)
+    completion_server = start_llama_server(completion_port)
+    options = {
+        "models": {
+            "chat": {
+                "backend": "openai",
+                "baseUrl": f"http://127.0.0.1:{chat_port}/v1",
+                # The server's window is 2,048; token counts here are estimates, so leave room.
+                "nCtx": 1536,
+                "maxTokens": 64,
+            },
+            "completion": {
+                "backend": "openai",
+                "baseUrl": f"http://127.0.0.1:{completion_port}/v1",
+            },
+        }
+    }
+    try:
+        async with lsp_session(workspace, home, init_options=options) as client:
+            uri = open_doc(client, workspace / "shop" / "two.py", "def sub(a, b):\n    return ")
+            got = await inline(client, uri, 1, 11)
+            assert isinstance(got, lsp.InlineCompletionList) and got.items
+            answer = await client.protocol.send_request_async(
+                "$/chat", {"message": "What does apply_discount do?"}
+            )
+            assert answer["content"].strip() and answer["sources"]
+            status = await client.workspace_execute_command_async(
+                lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
+            )
+            models = status["models"]
+            assert str(chat_port) in str(models["chat"]) and str(completion_port) in str(
+                models["completion"]
+            )
+    finally:
+        stop(chat_server)
+        stop(completion_server)
