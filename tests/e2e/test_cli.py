@@ -161,6 +161,19 @@ def test_truncated_gguf_is_reported_not_crashed(home: Path, tmp_path: Path) -> N
     assert "Traceback" not in out.stderr
 
 
+def test_gguf_of_an_unknown_architecture_is_reported(home: Path, tmp_path: Path) -> None:
+    from tests.unit.test_gguf_discovery import write_gguf
+
+    odd = write_gguf(tmp_path / "odd.gguf", "no-such-arch", ["a", "b"], 7, 2048)
+    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{odd}"\n')
+    src = tmp_path / "m.py"
+    src.write_text("x = ")
+    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "models.completion.model" in out.stderr and "architecture" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_missing_model_file_is_named(home: Path, tmp_path: Path) -> None:
     (tmp_path / ".lsp-ai.toml").write_text('[models.completion]\nmodel = "/nowhere/m.gguf"\n')
     src = tmp_path / "m.py"
