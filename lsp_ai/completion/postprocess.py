@@ -75,9 +75,21 @@ def wants_multiline(line_prefix: str, line_suffix: str, setting: str) -> bool:
 def shape_done(text: str, shape: str, line_prefix: str) -> bool:
     """Whether generation can stop: what comes next would be cut anyway."""
     if shape == "block":
-        return block_ended(text, line_prefix)
-    body = text[1:] if shape == "next_line" and text.startswith("\n") else text
-    return "\n" in body
+        return block_ended(_skip_blank(text, line_prefix), line_prefix)
+    if shape == "next_line" and text.startswith("\n"):
+        return "\n" in text[1:]
+    return "\n" in _skip_blank(text, line_prefix)
+
+
+def _skip_blank(text: str, line_prefix: str) -> str:
+    """Drop a model's leading line breaks on a blank line, and the indentation already typed.
+
+    There, "leave this line blank and go on below" is the same suggestion as going on here.
+    """
+    if line_prefix.strip() or not text.startswith("\n"):
+        return text
+    rest = text.lstrip("\n")
+    return rest[len(line_prefix) :] if rest.startswith(line_prefix) else rest
 
 
 def _indent(line: str) -> int:
@@ -185,17 +197,12 @@ def postprocess(
     shape = multiline if isinstance(multiline, str) else ("block" if multiline else "line")
     text = raw.replace("\r\n", "\n")
     if shape == "block":
-        if not line_prefix.strip() and text.startswith("\n"):
-            # On an indented blank line, "leave it blank and go on below" is the same
-            # suggestion as going on right here.
-            rest = text.lstrip("\n")
-            text = rest[len(line_prefix) :] if rest.startswith(line_prefix) else text
-        text = cut_at_block_end(text, line_prefix)
+        text = cut_at_block_end(_skip_blank(text, line_prefix), line_prefix)
     elif shape == "next_line" and text.startswith("\n"):
         following = text[1:].split("\n", 1)[0]
         text = "\n" + following if following.strip() else ""
     else:
-        text = text.split("\n", 1)[0]
+        text = _skip_blank(text, line_prefix).split("\n", 1)[0]
     if open_before is not None and not text.startswith("\n"):
         text = cut_unmatched_closer(text, open_before)
     text = drop_suffix_overlap(text, line_suffix if shape == "line" else suffix)

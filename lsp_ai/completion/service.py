@@ -176,7 +176,10 @@ class CompletionService:
             else []
         )
         shape = completion_shape(ctx.line_prefix, ctx.line_suffix, self._multiline)
-        stops = (*layout.stop, "\n") if shape == "line" else layout.stop
+        # A line break stops a one-line suggestion, unless the line is still blank: then the
+        # model may start by leaving it so (post-processing takes the line after).
+        cut_at_newline = shape == "line" and bool(ctx.line_prefix.strip())
+        stops = (*layout.stop, "\n") if cut_at_newline else layout.stop
         prompt = layout.render(
             ctx.prefix,
             ctx.suffix,

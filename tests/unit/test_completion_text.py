@@ -187,3 +187,11 @@ def test_moving_up_does_not_leave_a_sliver_of_prefix() -> None:
     far = cursor_context(text, 300, 0, 300, 0)
     near = cursor_context(text, far.first_line + 3, 0, 300, 0, keep_from=far.first_line)
     assert near.prefix.count("\n") > 30  # recomputed, not 3 lines
+
+
+def test_a_one_line_suggestion_on_a_blank_line_skips_the_models_blank_line() -> None:
+    from lsp_ai.completion.postprocess import shape_done
+
+    assert postprocess("\n    return x\n    y", "", "", "", "line") == "    return x"
+    assert not shape_done("\n", "line", "")
+    assert shape_done("\n    return x\n", "line", "")
