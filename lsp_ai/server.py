@@ -581,6 +581,7 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
     except Cancelled as exc:
         raise asyncio.CancelledError() from exc
     except ModelError as exc:
+        ls.show_now_and_then(str(exc), lsp.MessageType.Error)  # editors may not show errors
         raise JsonRpcInternalError(str(exc)) from exc
     finally:
         if work is not None:
