@@ -477,7 +477,7 @@ async def _speculate(
         await ls.run_cancellable(
             ls.completion_pool, lambda tok: ls.svc.completion.speculate(req, shown, tok), token
         )
-    except (Cancelled, ModelError):
+    except (Cancelled, ModelError, RuntimeError):  # RuntimeError: the pool shut down
         pass
     finally:
         ls.latest.finish(uri, token)

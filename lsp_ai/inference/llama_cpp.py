@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # after; two loads at once can restore each other's /dev/null for good. One load at a time.
 _LOAD_LOCK = threading.Lock()
 _WARNED_OPENMP = threading.Event()
+CLOSE_WAIT_S = 5.0
 
 # Candidate FIM token spellings, checked against the model's vocabulary.
 _FIM_SPELLINGS = (
@@ -352,7 +353,17 @@ class LlamaCppModel:
         )
 
     def close(self) -> None:
-        self._llm.close()
+        """Free the model once no generation uses it.
+
+        On shutdown a cancelled generation may still be inside llama_decode for a moment;
+        freeing the context under it crashes the process. If it does not let go within a few
+        seconds, the memory is left to the process exit instead.
+        """
+        if self._lock.acquire(timeout=CLOSE_WAIT_S):
+            try:
+                self._llm.close()
+            finally:
+                self._lock.release()
 
 
 class LlamaCppEmbedder:
@@ -403,4 +414,8 @@ class LlamaCppEmbedder:
         return out
 
     def close(self) -> None:
-        self._llm.close()
+        if self._lock.acquire(timeout=CLOSE_WAIT_S):  # as LlamaCppModel.close
+            try:
+                self._llm.close()
+            finally:
+                self._lock.release()
