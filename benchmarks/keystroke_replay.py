@@ -372,6 +372,9 @@ def main() -> None:
     parser.add_argument("--package", default="requests==2.32.3")
     parser.add_argument("--functions", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--runs", default=",".join(r[0] for r in RUNS), help="comma-separated run labels"
+    )
     parser.add_argument("--dest", type=Path, default=Path(tempfile.gettempdir()) / "lsp-ai-bench")
     args = parser.parse_args()
     repo = fetch_sdist(args.package, args.dest)
@@ -381,13 +384,15 @@ def main() -> None:
     log(f"{len(targets)} functions from {args.package}")
     raw = RawModel(2048)
     runs = {}
-    for label, settings, baseline in RUNS:
+    chosen = args.runs.split(",")
+    for label, settings, baseline in (r for r in RUNS if r[0] in chosen):
         log(f"replay: {label}")
         rows = asyncio.run(replay(repo, targets, settings, raw if baseline else None, args.seed))
         runs[label] = {"summary": summarize(rows), "rows": rows}
         log(json.dumps(runs[label]["summary"], indent=2))
+    name = "keystroke_replay" + ("" if len(runs) == len(RUNS) else "-" + "-".join(runs))
     path = write_result(
-        "keystroke_replay",
+        name,
         {
             "package": args.package,
             "functions": [f"{t.rel}:{t.name}" for t in targets],

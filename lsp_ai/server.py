@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -55,6 +56,8 @@ from lsp_ai.trace import CHAT_ENV, COMPLETION_ENV, Trace, completion_record
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# How much lower the index thread's CPU priority is than the rest of the server's.
+INDEX_NICE = 10
 # The same error message (a model server that is down) pops up at most this often.
 SAME_MESSAGE_EVERY_S = 60.0
 # didChange is debounced: re-indexing on every keystroke would compete with completion.
@@ -82,6 +85,16 @@ def _converter() -> Any:
     return conv
 
 
+def _background_priority() -> None:
+    """Run this thread (and the threads it starts, e.g. torch's) at a lower CPU priority.
+
+    Re-embedding an edited file is the one heavy job that can overlap a completion; at nice
+    10 the scheduler gives the completion most of both cores while they overlap.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # per-thread nice: Linux only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEX_NICE)
+
+
 class LspAiServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("lsp-ai", __version__, converter_factory=_converter)
@@ -93,7 +106,9 @@ class LspAiServer(LanguageServer):
         # side; the index has its own so a long crawl never delays either.
         self.completion_pool = ThreadPoolExecutor(1, thread_name_prefix="completion")
         self.chat_pool = ThreadPoolExecutor(1, thread_name_prefix="chat")
-        self.index_pool = ThreadPoolExecutor(1, thread_name_prefix="index")
+        self.index_pool = ThreadPoolExecutor(
+            1, thread_name_prefix="index", initializer=_background_priority
+        )
         self.latest = LatestWins()
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
