@@ -26,17 +26,16 @@ def line_comment(language: str) -> str:
     return "--" if language in _DASH_COMMENTS else "//"
 
 
-def in_comment_or_string(line_prefix: str, language: str) -> bool:
-    """Whether the cursor sits in a line comment or an unclosed string on its line.
+def _code_of(line: str, marker: str) -> tuple[str, str]:
+    """The characters of `line` outside strings and before a line comment.
 
-    Ghost text there is mostly noise (models happily continue prose). This reads the current
-    line only, so a cursor inside a multi-line string or block comment is not detected.
+    Also how the line ends: "" in code, "comment", or the quote of a string still open.
     """
-    marker = line_comment(language)
+    code: list[str] = []
     quote = ""
     i = 0
-    while i < len(line_prefix):
-        ch = line_prefix[i]
+    while i < len(line):
+        ch = line[i]
         if quote:
             if ch == "\\":
                 i += 1
@@ -44,10 +43,21 @@ def in_comment_or_string(line_prefix: str, language: str) -> bool:
                 quote = ""
         elif ch in _QUOTES:
             quote = ch
-        elif line_prefix.startswith(marker, i):
-            return True
+        elif line.startswith(marker, i):
+            return "".join(code), "comment"
+        else:
+            code.append(ch)
         i += 1
-    return bool(quote)
+    return "".join(code), quote
+
+
+def in_comment_or_string(line_prefix: str, language: str) -> bool:
+    """Whether the cursor sits in a line comment or an unclosed string on its line.
+
+    Ghost text there is mostly noise (models happily continue prose). This reads the current
+    line only, so a cursor inside a multi-line string or block comment is not detected.
+    """
+    return _code_of(line_prefix, line_comment(language))[1] != ""
 
 
 def completion_shape(line_prefix: str, line_suffix: str, setting: str) -> str:
@@ -66,10 +76,6 @@ def completion_shape(line_prefix: str, line_suffix: str, setting: str) -> str:
         return "line"
     head = line_prefix.rstrip()
     return "block" if not head or head.endswith(_BLOCK_OPENERS) else "next_line"
-
-
-def wants_multiline(line_prefix: str, line_suffix: str, setting: str) -> bool:
-    return completion_shape(line_prefix, line_suffix, setting) == "block"
 
 
 def shape_done(text: str, shape: str, line_prefix: str) -> bool:
@@ -141,24 +147,11 @@ def open_brackets(prefix: str, language: str = "text") -> list[str]:
     stack: list[str] = []
     marker = line_comment(language)
     for line in prefix[-BRACKET_SCAN_CHARS:].split("\n"):
-        quote = ""
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if quote:
-                if ch == "\\":
-                    i += 1
-                elif ch == quote:
-                    quote = ""
-            elif ch in _QUOTES:
-                quote = ch
-            elif line.startswith(marker, i):
-                break
-            elif ch in "([{":
+        for ch in _code_of(line, marker)[0]:
+            if ch in "([{":
                 stack.append(ch)
             elif ch in _CLOSES and stack and stack[-1] == _CLOSES[ch]:
                 stack.pop()
-            i += 1
     return stack
 
 

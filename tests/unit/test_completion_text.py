@@ -6,7 +6,7 @@ import itertools
 
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
-from lsp_ai.completion.postprocess import postprocess, wants_multiline
+from lsp_ai.completion.postprocess import completion_shape, postprocess
 from lsp_ai.inference.base import FimTokens
 
 QWEN = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "qwen")
@@ -43,11 +43,14 @@ def test_layout_follows_the_model_tokens() -> None:
 
 
 def test_multiline_decision() -> None:
-    assert wants_multiline("def f():", "", "auto")
-    assert wants_multiline("    ", "", "auto")
-    assert not wants_multiline("x = foo(", ")", "auto")
-    assert not wants_multiline("return a +", "", "auto")
-    assert wants_multiline("x", "y", "always") and not wants_multiline("", "", "never")
+    def multiline(prefix: str, suffix: str, setting: str) -> bool:
+        return completion_shape(prefix, suffix, setting) == "block"
+
+    assert multiline("def f():", "", "auto")
+    assert multiline("    ", "", "auto")
+    assert not multiline("x = foo(", ")", "auto")
+    assert not multiline("return a +", "", "auto")
+    assert multiline("x", "y", "always") and not multiline("", "", "never")
 
 
 def test_single_line_stops_at_newline_and_trims() -> None:
