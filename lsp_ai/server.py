@@ -421,6 +421,7 @@ def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
     if (handle := ls.pending_changes.pop(params.text_document.uri, None)) is not None:
         handle.cancel()
     ls.edited_line.pop(params.text_document.uri, None)
+    ls.speculating.pop(params.text_document.uri, None)
 
 
 # -- completion ------------------------------------------------------------------------------

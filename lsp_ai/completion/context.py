@@ -50,7 +50,7 @@ def cursor_context(
     budget = int(prefix_tokens * CHARS_PER_TOKEN) - len(line_prefix)
     first_line, kept_head = _stable_head(head, budget, keep_from) if "\n" in before else (0, "")
     budget = int(suffix_tokens * CHARS_PER_TOKEN) - len(line_suffix)
-    kept_tail = _keep_first_lines(tail, budget)
+    kept_tail = keep_first_lines(tail, budget)
     prefix = (kept_head + "\n" if "\n" in before else "") + line_prefix
     suffix = line_suffix + ("\n" + kept_tail if "\n" in after else "")
     return CursorContext(prefix, suffix, line_prefix, line_suffix, first_line)
@@ -87,7 +87,8 @@ def _keep_last_lines(text: str, budget: int) -> str:
     return text[cut + 1 :] if cut >= 0 else ""
 
 
-def _keep_first_lines(text: str, budget: int) -> str:
+def keep_first_lines(text: str, budget: int) -> str:
+    """The whole lines at the start of `text` that fit in `budget` characters."""
     if len(text) <= budget:
         return text
     if budget <= 0:

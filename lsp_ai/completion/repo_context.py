@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 
-from lsp_ai.completion.context import CHARS_PER_TOKEN
+from lsp_ai.completion.context import CHARS_PER_TOKEN, keep_first_lines
 from lsp_ai.index.symbols import Symbol, SymbolTable
 
 WINDOW_LINES = 32  # lines kept from a recently visited file, around where the user was
@@ -108,6 +108,7 @@ class _Block:
     anchor: int  # cursor line it was computed for
     windows: tuple[int, ...]  # serials of the recent windows it saw
     snippets: tuple[Snippet, ...]
+    display: str  # the document's own path as the prompt shows it
 
 
 SymbolSource = Callable[[str], "tuple[SymbolTable, str] | None"]
@@ -123,15 +124,18 @@ class RepoContext:
         self._documents = documents
 
     def snippets(self, path: str, text: str, line: int, budget_tokens: int) -> list[Snippet]:
-        """Context for a cursor on `line` of the document at `path` (a file system path)."""
-        found = self._symbols_for(path)
-        rel = found[1] if found else path
+        """Context for a cursor on `line` of the document at `path` (a file system path).
+
+        On most keystrokes this is the cached block: no path is resolved, nothing is ranked.
+        """
         windows = self.recent.others(path)
         serials = tuple(w.serial for w in windows)
         block = self._blocks.get(path)
         if block and block.windows == serials and abs(line - block.anchor) <= REANCHOR_LINES:
             self._blocks.move_to_end(path)
             return list(block.snippets)
+        found = self._symbols_for(path)
+        rel = found[1] if found else path
         budget = int(budget_tokens * CHARS_PER_TOKEN)
         sigs: list[Snippet] = []
         if found is not None:
@@ -140,14 +144,15 @@ class RepoContext:
         used = sum(_cost(s) for s in sigs)
         recent: list[Snippet] = []
         for w in reversed(windows):  # newest first while the budget lasts...
-            piece = _first_lines(w.text, budget - used - len(w.path) - 16)
+            piece = keep_first_lines(w.text, budget - used - len(w.path) - 16)
             if not piece:
                 break
             recent.append(Snippet(self.display(w.path), piece))
             used += _cost(recent[-1])
         # ...but shown oldest first, so that a new window extends the block at its end.
         ordered = tuple(sigs + recent[::-1])
-        self._blocks[path] = _Block(line, serials, ordered)
+        display = rel if found else path.rsplit("/", 1)[-1]
+        self._blocks[path] = _Block(line, serials, ordered, display)
         self._blocks.move_to_end(path)
         while len(self._blocks) > self._documents:
             self._blocks.popitem(last=False)
@@ -155,6 +160,8 @@ class RepoContext:
 
     def display(self, path: str) -> str:
         """A document's path as the model should see it: relative to its workspace root."""
+        if (block := self._blocks.get(path)) is not None:
+            return block.display
         found = self._symbols_for(path)
         return found[1] if found else path.rsplit("/", 1)[-1]
 
@@ -235,12 +242,3 @@ def _signature_snippets(defs: Sequence[Symbol], budget: int) -> list[Snippet]:
     for sym in sorted(kept, key=lambda s: (s.path, s.line)):
         by_path.setdefault(sym.path, []).append(sym)
     return [Snippet(path, "\n".join(s.signature for s in syms)) for path, syms in by_path.items()]
-
-
-def _first_lines(text: str, budget: int) -> str:
-    if len(text) <= budget:
-        return text
-    if budget <= 0:
-        return ""
-    cut = text.rfind("\n", 0, budget)
-    return text[:cut] if cut > 0 else ""

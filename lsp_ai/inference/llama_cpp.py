@@ -101,6 +101,20 @@ def load_llama(
         ) from exc
 
 
+def close_when_idle(llm: Any, busy: threading.Lock) -> None:
+    """Free a llama.cpp model once no call holds `busy`.
+
+    On shutdown a cancelled generation may still be inside llama_decode for a moment;
+    freeing the context under it crashes the process. If it does not let go within a few
+    seconds, the memory is left to the process exit instead.
+    """
+    if busy.acquire(timeout=CLOSE_WAIT_S):
+        try:
+            llm.close()
+        finally:
+            busy.release()
+
+
 def _kv_cache_args(kind: str) -> dict[str, Any]:
     """Llama() arguments for a KV-cache precision; a quantised V cache needs flash attention."""
     import llama_cpp
@@ -353,17 +367,7 @@ class LlamaCppModel:
         )
 
     def close(self) -> None:
-        """Free the model once no generation uses it.
-
-        On shutdown a cancelled generation may still be inside llama_decode for a moment;
-        freeing the context under it crashes the process. If it does not let go within a few
-        seconds, the memory is left to the process exit instead.
-        """
-        if self._lock.acquire(timeout=CLOSE_WAIT_S):
-            try:
-                self._llm.close()
-            finally:
-                self._lock.release()
+        close_when_idle(self._llm, self._lock)
 
 
 class LlamaCppEmbedder:
@@ -414,8 +418,4 @@ class LlamaCppEmbedder:
         return out
 
     def close(self) -> None:
-        if self._lock.acquire(timeout=CLOSE_WAIT_S):  # as LlamaCppModel.close
-            try:
-                self._llm.close()
-            finally:
-                self._lock.release()
+        close_when_idle(self._llm, self._lock)
