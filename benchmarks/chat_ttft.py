@@ -27,12 +27,8 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import log, percentiles, server, write_result
-from benchmarks.indexing import cosqa_workspace, wait_indexed
-
-EVAL_DATA = Path(
-    os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")
-)
+from benchmarks.common import EVAL_DATA, log, percentiles, server, wait_indexed, write_result
+from benchmarks.indexing import cosqa_workspace
 
 
 async def run(root: Path, questions: list[str], work: Path) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -20,6 +21,10 @@ from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
 RESULTS = Path(__file__).parent / "results"
+# Public benchmark data (../shared/eval-data), read in place, never copied into the repository.
+EVAL_DATA = Path(
+    os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")
+)
 PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
 
 
@@ -125,3 +130,15 @@ def fetch_sdist(spec: str, dest: Path) -> Path | None:
     name, _, version = spec.partition("==")
     found = [p for p in (dest / "repos").iterdir() if p.name.lower() == f"{name}-{version}"]
     return found[0] if found else None
+
+
+async def wait_indexed(client: LanguageClient) -> None:
+    """Until the server has indexed its workspace and loaded every model."""
+    while True:
+        status = await client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
+        )
+        ready = all(m["state"] == "ready" for m in status["models"].values())
+        if status["pending"] == 0 and status["indexedFiles"] > 0 and ready:
+            return
+        await asyncio.sleep(0.1)

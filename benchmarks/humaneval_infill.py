@@ -31,16 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import log, percentiles, write_result
+from benchmarks.common import EVAL_DATA, log, percentiles, write_result
 from lsp_ai.completion.service import CompletionRequest, CompletionService
 from lsp_ai.concurrency import CancelToken
 from lsp_ai.inference.discovery import embedded_gguf
 from lsp_ai.inference.llama_cpp import LlamaCppModel
 from lsp_ai.inference.slots import ModelSlot
 
-EVAL_DATA = Path(
-    os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")
-)
 INFILL = EVAL_DATA / "human-eval-infilling"
 TEST_TIMEOUT_S = 10
 

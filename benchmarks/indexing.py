@@ -31,7 +31,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import percentiles, server, write_result
+from benchmarks.common import EVAL_DATA, percentiles, server, wait_indexed, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
 from lsp_ai.index.discover import FileFilter, language_for, read_text
@@ -144,20 +144,9 @@ async def save_to_searchable(root: Path, db: Path, saves: int) -> list[float]:
     return latencies
 
 
-async def wait_indexed(client: Any) -> None:
-    while True:
-        status = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-        )
-        ready = all(m["state"] == "ready" for m in status["models"].values())
-        if status["pending"] == 0 and status["indexedFiles"] > 0 and ready:
-            return
-        await asyncio.sleep(0.1)
-
-
 def cosqa_workspace(dest: Path, files: int) -> Path:
     """`files` real Python functions (CoSQA's corpus), one per file, for the re-open test."""
-    mapping = Path(__file__).resolve().parents[2] / "shared" / "eval-data" / "cosqa"
+    mapping = EVAL_DATA / "cosqa"
     codes = json.loads((mapping / "code_idx_map.txt").read_text())
     root = dest / "cosqa-ws"
     (root / "funcs").mkdir(parents=True)

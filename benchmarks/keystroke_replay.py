@@ -41,7 +41,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import fetch_sdist, log, percentiles, server, write_result
+from benchmarks.common import fetch_sdist, log, percentiles, server, wait_indexed, write_result
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
 # (label, [completion] settings, compare with raw llama-cpp-python). The raw calls run
@@ -175,21 +175,6 @@ class RawModel:
             prompt, max_tokens=max_tokens, temperature=0.0, stop=stop or None
         )
         return (time.perf_counter() - started) * 1000, int(out["usage"]["completion_tokens"])
-
-
-async def wait_indexed(client: Any) -> None:
-    while True:
-        status = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-        )
-        models = status["models"]
-        if (
-            status["indexedFiles"] > 0
-            and not status["pending"]
-            and models["completion"]["state"] == "ready"
-        ):
-            return
-        await asyncio.sleep(1)
 
 
 class Typist:

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, fetch_sdist, percentiles, write_result
+from benchmarks.common import EVAL_DATA, RESULTS, fetch_sdist, percentiles, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.services import Services
@@ -80,9 +80,6 @@ STOPWORDS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-EVAL_DATA = Path(
-    os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")
-)
 COSQA = EVAL_DATA / "cosqa"
 K = 10
 SDISTS = ["requests==2.32.3", "click==8.1.7", "attrs==24.2.0"]
