@@ -134,13 +134,18 @@ def test_models_lists_the_embedded_defaults(home: Path) -> None:
     assert any(f["source"].startswith("embedded") for f in data["gguf_files"])
 
 
+def complete_with_model(home: Path, folder: Path, model: str) -> subprocess.CompletedProcess[str]:
+    """`lsp-ai complete` in `folder`, whose .lsp-ai.toml points the completion role at `model`."""
+    (folder / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{model}"\n')
+    src = folder / "m.py"
+    src.write_text("x = ")
+    return run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=folder)
+
+
 def test_corrupt_model_file_is_named_with_its_fix(home: Path, tmp_path: Path) -> None:
     bogus = tmp_path / "broken.gguf"
     bogus.write_bytes(b"not a model at all")
-    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{bogus}"\n')
-    src = tmp_path / "m.py"
-    src.write_text("x = ")
-    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    out = complete_with_model(home, tmp_path, str(bogus))
     assert out.returncode == 1
     line = out.stderr.strip().splitlines()[-1]
     assert "models.completion.model" in line and "not a GGUF file" in line
@@ -152,10 +157,7 @@ def test_truncated_gguf_is_reported_not_crashed(home: Path, tmp_path: Path) -> N
 
     truncated = tmp_path / "cut.gguf"
     truncated.write_bytes(embedded_gguf().read_bytes()[:100_000])
-    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{truncated}"\n')
-    src = tmp_path / "m.py"
-    src.write_text("x = ")
-    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    out = complete_with_model(home, tmp_path, str(truncated))
     assert out.returncode == 1
     assert "models.completion.model" in out.stderr and "could not load" in out.stderr
     assert "Traceback" not in out.stderr
@@ -165,20 +167,14 @@ def test_gguf_of_an_unknown_architecture_is_reported(home: Path, tmp_path: Path)
     from tests.unit.test_gguf_discovery import write_gguf
 
     odd = write_gguf(tmp_path / "odd.gguf", "no-such-arch", ["a", "b"], 7, 2048)
-    (tmp_path / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{odd}"\n')
-    src = tmp_path / "m.py"
-    src.write_text("x = ")
-    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    out = complete_with_model(home, tmp_path, str(odd))
     assert out.returncode == 1
     assert "models.completion.model" in out.stderr and "architecture" in out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_missing_model_file_is_named(home: Path, tmp_path: Path) -> None:
-    (tmp_path / ".lsp-ai.toml").write_text('[models.completion]\nmodel = "/nowhere/m.gguf"\n')
-    src = tmp_path / "m.py"
-    src.write_text("x = ")
-    out = run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=tmp_path)
+    out = complete_with_model(home, tmp_path, "/nowhere/m.gguf")
     assert out.returncode == 1
     assert "models.completion.model: no such file /nowhere/m.gguf" in out.stderr
 
