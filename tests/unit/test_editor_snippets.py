@@ -1,6 +1,6 @@
 """Every editor snippet parses, names `lsp-ai serve`, and uses only real config keys.
 
-A real Neovim driving the server is the editor-integrations work (issue 7).
+A real Neovim drives the server with the plugin in tests/e2e/test_neovim.py.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_jetbrains_template() -> None:
     assert_valid_settings(json.loads((EDITORS / "jetbrains" / "template.json").read_text()))
 
 
-def test_neovim_snippet_names_the_server_command() -> None:
-    lua = (EDITORS / "neovim" / "lsp_ai.lua").read_text()
+def test_neovim_plugin_defaults_start_the_server() -> None:
+    lua = (EDITORS / "neovim" / "lua" / "lsp_ai" / "init.lua").read_text()
     assert 'cmd = { "lsp-ai", "serve" }' in lua
     assert 'vim.lsp.enable("lsp_ai")' in lua
