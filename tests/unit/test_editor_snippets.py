@@ -32,10 +32,23 @@ def test_zed_settings_json() -> None:
     server = data["lsp"]["lsp-ai"]
     assert [server["binary"]["path"], *server["binary"]["arguments"]] == ["lsp-ai", "serve"]
     assert_valid_settings(server["initialization_options"])
+    extension = tomllib.loads((EDITORS / "zed" / "extension" / "extension.toml").read_text())
+    # Zed starts only servers an extension registers, under the id the settings use.
+    registered = extension["language_servers"]["lsp-ai"]["languages"]
+    for language, opts in data["languages"].items():
+        assert language in registered
+        assert "lsp-ai" in opts["language_servers"]
+    cargo = tomllib.loads((EDITORS / "zed" / "extension" / "Cargo.toml").read_text())
+    assert cargo["lib"]["crate-type"] == ["cdylib"]
+    assert "zed_extension_api" in cargo["dependencies"]
 
 
 def test_jetbrains_template() -> None:
-    assert_valid_settings(json.loads((EDITORS / "jetbrains" / "template.json").read_text()))
+    folder = EDITORS / "jetbrains"
+    template = json.loads((folder / "template.json").read_text())
+    assert template["programArgs"]["default"] == "lsp-ai serve"
+    assert all(m["fileType"]["patterns"] and m["languageId"] for m in template["fileTypeMappings"])
+    assert_valid_settings(json.loads((folder / "initializationOptions.json").read_text()))
 
 
 def test_neovim_plugin_defaults_start_the_server() -> None:
