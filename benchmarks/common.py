@@ -57,9 +57,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, data: dict[str, Any]) -> Path:
-    folder = RESULTS / time.strftime("%Y-%m-%d")
+def results_dir() -> Path:
+    """Where results go: the runner's folder (``LSP_AI_BENCH_OUT``) or today's."""
+    folder = Path(os.environ.get("LSP_AI_BENCH_OUT") or RESULTS / time.strftime("%Y-%m-%d"))
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    folder = results_dir()
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
     return path

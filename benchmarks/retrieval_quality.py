@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EVAL_DATA, RESULTS, fetch_sdist, percentiles, write_result
+from benchmarks.common import EVAL_DATA, fetch_sdist, percentiles, results_dir, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.services import Services
@@ -560,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     name = result_name(args.quick, args.skip_cosqa, args.skip_docstrings)
     path = write_result(name, data)
-    md = RESULTS / time.strftime("%Y-%m-%d") / f"{name}.md"
+    md = results_dir() / f"{name}.md"
     md.write_text(text)
     log(f"wrote {path} and {md}")
 
