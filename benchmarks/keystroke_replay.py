@@ -8,8 +8,12 @@ a fixed seed. The replay waits for each answer before typing on, so requests nev
 When a suggestion is exactly the rest of the line, the person reads it for 0.5 s, accepts it
 (one edit), and the editor asks again at the end of the accepted text.
 
-Three runs on the same typing: repository context on with the raw llama-cpp-python
-comparison, context off, and the defaults (context and speculative next completion on).
+Runs on the same typing: repository context on with the raw llama-cpp-python comparison,
+context off, the defaults (context and speculative next completion on), and the sidecar
+layout: the same model behind llama-cpp-python's OpenAI-compatible server on 127.0.0.1
+(`python -m llama_cpp.server`, same threads and batch size), which the server reaches over
+HTTP with `backend = "openai"`. The sidecar's prompt-token counts are the server's estimates
+and its KV-cache reuse is not visible from outside, so those rows carry latency and quality only.
 
 Per request it reports:
 - latency at the client (request to response) p50/p95/p99, and the server's own time
@@ -22,7 +26,8 @@ Per request it reports:
 - exact match and edit similarity of the suggestion's first line against what the person
   typed next (the rest of the line), with and without the repository context.
 
-Run: `python -m benchmarks.keystroke_replay [--functions 12] [--package requests==2.32.3]`
+Run: `python -m benchmarks.keystroke_replay [--quick] [--functions 12]
+[--package requests==2.32.3] [--model PATH.gguf] [--n-gpu-layers N]`
 """
 
 from __future__ import annotations
@@ -42,14 +47,28 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from benchmarks.common import fetch_sdist, log, percentiles, server, wait_indexed, write_result
+from lsp_ai.inference.discovery import embedded_gguf
+from lsp_ai.inference.llama_cpp import default_threads
+from tests.llama_server import free_port, start_llama_server, stop
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
-# (label, [completion] settings, compare with raw llama-cpp-python). The raw calls run
-# between requests, so speculation (background model work) is off where they are made.
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    repo_context: bool
+    speculative: bool
+    raw_baseline: bool = False  # replay each request on the raw llama-cpp-python call too
+    sidecar: bool = False  # the model behind llama_cpp.server on 127.0.0.1
+
+
+# The raw calls run between requests, so speculation (background model work) is off there.
 RUNS = (
-    ("repo_context", "repo_context = true\nspeculative = false", True),
-    ("no_repo_context", "repo_context = false\nspeculative = false", False),
-    ("defaults", "repo_context = true\nspeculative = true", False),
+    Run("repo_context", repo_context=True, speculative=False, raw_baseline=True),
+    Run("sidecar", repo_context=True, speculative=False, sidecar=True),
+    Run("no_repo_context", repo_context=False, speculative=False),
+    Run("defaults", repo_context=True, speculative=True),
 )
 READING_S = 0.5  # looking at a suggestion before accepting it
 TRACE_KEYS = (
@@ -148,24 +167,46 @@ def edit_similarity(a: str, b: str) -> float:
     return 1 - prev[-1] / max(len(a), len(b))
 
 
+N_CTX, N_BATCH = 2048, 128  # what the server's completion role uses by default
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The completion model every layout runs, with the same threads and offload."""
+
+    path: Path
+    n_gpu_layers: int
+    threads: int
+
+    def settings(self, sidecar_url: str | None) -> str:
+        """The `[models.completion]` table for the server under test."""
+        if sidecar_url is not None:
+            return f'backend = "openai"\nbase_url = "{sidecar_url}"\nmodel = "sidecar"\n'
+        return f'model = "{self.path}"\nn_gpu_layers = {self.n_gpu_layers}\n'
+
+    def sidecar_args(self) -> list[str]:
+        threads = str(self.threads)
+        return [
+            *("--n_threads", threads, "--n_threads_batch", threads),
+            *("--n_batch", str(N_BATCH), "--n_ubatch", str(N_BATCH)),
+            *("--n_gpu_layers", str(self.n_gpu_layers), "--model_alias", "sidecar"),
+        ]
+
+
 class RawModel:
     """llama-cpp-python called directly, configured as the server's completion model."""
 
-    def __init__(self, n_ctx: int) -> None:
+    def __init__(self, model: ModelChoice) -> None:
         from llama_cpp import Llama
 
-        from lsp_ai.inference.discovery import embedded_gguf
-        from lsp_ai.inference.llama_cpp import default_threads
-
-        path = embedded_gguf()
-        threads = default_threads()
         self.llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_batch=128,
-            n_ubatch=128,
-            n_threads=threads,
-            n_threads_batch=threads,
+            model_path=str(model.path),
+            n_ctx=N_CTX,
+            n_batch=N_BATCH,
+            n_ubatch=N_BATCH,
+            n_threads=model.threads,
+            n_threads_batch=model.threads,
+            n_gpu_layers=model.n_gpu_layers,
             verbose=False,
         )
 
@@ -276,12 +317,33 @@ class TraceReader:
 
 
 async def replay(
-    repo: Path, targets: list[Target], settings: str, raw: RawModel | None, seed: int
+    repo: Path, targets: list[Target], run: Run, model: ModelChoice, raw: RawModel | None, seed: int
+) -> list[dict[str, Any]]:
+    if not run.sidecar:
+        return await replay_on(repo, targets, run, model.settings(None), raw, seed)
+    port = free_port()
+    proc = start_llama_server(port, *model.sidecar_args(), model=model.path)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        return await replay_on(repo, targets, run, model.settings(url), raw, seed)
+    finally:
+        stop(proc)
+
+
+async def replay_on(
+    repo: Path,
+    targets: list[Target],
+    run: Run,
+    model_settings: str,
+    raw: RawModel | None,
+    seed: int,
 ) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="lsp-ai-replay-"))
     trace = TraceReader(work / "trace.jsonl")
     config = work / "config.toml"
-    config.write_text(f"[completion]\n{settings}\n")
+    flags = {"repo_context": run.repo_context, "speculative": run.speculative}
+    completion = "".join(f"{k} = {str(v).lower()}\n" for k, v in flags.items())
+    config.write_text(f"[completion]\n{completion}\n[models.completion]\n{model_settings}")
     env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace.path), LSP_AI_CONFIG=str(config))
     rows: list[dict[str, Any]] = []
     async with server(repo, env) as (client, _):
@@ -327,6 +389,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "typing_through_hits": sum(1 for r in rows if r["layout"] == "cache"),
         "skipped_in_comment_or_string": sum(1 for r in rows if r["layout"] == ""),
         "client_ms": percentiles([r["client_ms"] for r in rows]),
+        # The requests the model answered (no cache, no skip): what the layouts compare.
+        "model_request_client_ms": percentiles([r["client_ms"] for r in model_rows]),
         "server_ms": percentiles([r["server_ms"] for r in rows if r["server_ms"] is not None]),
         "model_ms": percentiles([r["model_ms"] for r in model_rows]),
         "server_minus_model_ms": percentiles([r["server_ms"] - r["model_ms"] for r in model_rows]),
@@ -355,38 +419,68 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--package", default="requests==2.32.3")
-    parser.add_argument("--functions", type=int, default=12)
+    parser.add_argument("--functions", type=int, default=None, help="default 12, quick 4")
+    parser.add_argument("--quick", action="store_true", help="4 functions, no defaults run")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--runs", default=",".join(r[0] for r in RUNS), help="comma-separated run labels"
-    )
+    parser.add_argument("--runs", default=None, help="comma-separated run labels (default all)")
+    parser.add_argument("--model", type=Path, help="completion GGUF (default: the embedded one)")
+    parser.add_argument("--n-gpu-layers", type=int, default=0)
     parser.add_argument("--dest", type=Path, default=Path(tempfile.gettempdir()) / "lsp-ai-bench")
     args = parser.parse_args()
     repo = fetch_sdist(args.package, args.dest)
     if repo is None:
         raise SystemExit(f"could not fetch {args.package}")
-    targets = pick_targets(repo, args.functions, args.seed)
+    targets = pick_targets(repo, args.functions or (4 if args.quick else 12), args.seed)
     log(f"{len(targets)} functions from {args.package}")
-    raw = RawModel(2048)
+    model = ModelChoice(args.model or embedded_gguf(), args.n_gpu_layers, default_threads())
+    default_runs = [r.label for r in RUNS if not (args.quick and r.label == "defaults")]
+    chosen = args.runs.split(",") if args.runs else default_runs
     runs = {}
-    chosen = args.runs.split(",")
-    for label, settings, baseline in (r for r in RUNS if r[0] in chosen):
-        log(f"replay: {label}")
-        rows = asyncio.run(replay(repo, targets, settings, raw if baseline else None, args.seed))
-        runs[label] = {"summary": summarize(rows), "rows": rows}
-        log(json.dumps(runs[label]["summary"], indent=2))
-    name = "keystroke_replay" + ("" if len(runs) == len(RUNS) else "-" + "-".join(runs))
+    raw = RawModel(model)
+    for run in (r for r in RUNS if r.label in chosen):
+        log(f"replay: {run.label}")
+        rows = asyncio.run(
+            replay(repo, targets, run, model, raw if run.raw_baseline else None, args.seed)
+        )
+        runs[run.label] = {"summary": summarize(rows), "rows": rows}
+        log(json.dumps(runs[run.label]["summary"], indent=2))
+    comparison = layout_comparison({k: v["summary"] for k, v in runs.items()})
+    name = "keystroke_replay" + ("" if args.runs is None else "-" + "-".join(runs))
     path = write_result(
         name,
         {
             "package": args.package,
             "functions": [f"{t.rel}:{t.name}" for t in targets],
-            "model": "embedded SmolLM2-135M-Instruct (prefix-only)",
+            "model": str(model.path),
+            "n_gpu_layers": model.n_gpu_layers,
+            "quick": args.quick,
+            "layouts": comparison,
             **{k: v["summary"] for k, v in runs.items()},
             "rows": {k: v["rows"] for k, v in runs.items()},
         },
     )
     log(f"wrote {path}")
+
+
+def layout_comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """In-process vs sidecar vs the raw call, on requests the model answered, as ratios."""
+    inproc = summaries.get("repo_context", {})
+    latency = {
+        "in_process": inproc.get("model_request_client_ms", {}),
+        "sidecar": summaries.get("sidecar", {}).get("model_request_client_ms", {}),
+        "raw_llama": inproc.get("raw_llama_ms", {}),
+    }
+    out: dict[str, Any] = {
+        label: {"p50_ms": ms["p50"], "p95_ms": ms["p95"], "n": ms["n"]}
+        for label, ms in latency.items()
+        if ms
+    }
+    for slower, faster in (("sidecar", "in_process"), ("in_process", "raw_llama")):
+        if slower in out and faster in out:
+            for q in ("p50", "p95"):
+                ratio = out[slower][f"{q}_ms"] / out[faster][f"{q}_ms"]
+                out[f"{slower}_over_{faster}_{q}"] = round(ratio, 2)
+    return out
 
 
 if __name__ == "__main__":

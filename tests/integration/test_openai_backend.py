@@ -9,12 +9,7 @@ small HTTP server on 127.0.0.1 that answers exactly that.
 from __future__ import annotations
 
 import http.server
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,42 +17,10 @@ import pytest
 
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.inference.base import GenerationParams, ModelError
-from lsp_ai.inference.discovery import embedded_gguf
 from lsp_ai.inference.openai_compat import OpenAIEmbedder, OpenAIModel
+from tests.llama_server import free_port, start_llama_server, stop
 
 pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_llama_server(port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """`python -m llama_cpp.server` on 127.0.0.1:port, once it answers /v1/models."""
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf())]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("llama_cpp.server did not start within 120 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
