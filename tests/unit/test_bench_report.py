@@ -1,0 +1,47 @@
+"""The benchmark report builds from whatever suites ran, and names the ones that did not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import report
+
+
+def write(folder: Path, name: str, data: dict) -> None:
+    (folder / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_report_from_one_suite_names_the_missing_ones(tmp_path: Path) -> None:
+    rows = [
+        {"layout": "none", "client_ms": 120.0, "raw_ms": 110.0},
+        {"layout": "cache", "client_ms": 3.0},
+        {"layout": "none", "client_ms": 300.0, "raw_ms": 280.0},
+    ]
+    write(
+        tmp_path,
+        "keystroke_replay",
+        {
+            "package": "requests==2.32.3",
+            "functions": ["a.py:f"],
+            "layouts": {
+                "in_process": {"p50_ms": 120.0, "p95_ms": 300.0, "n": 2},
+                "raw_llama": {"p50_ms": 110.0, "p95_ms": 280.0, "n": 2},
+                "in_process_over_raw_llama_p50": 1.09,
+            },
+            "repo_context": {"exact_match": 0.2, "edit_similarity": 0.4},
+            "rows": {"repo_context": rows},
+        },
+    )
+    write(tmp_path, "runner", {"machine": {"cores": 2}, "quick": True, "seconds": 5, "suites": {}})
+
+    text = (report.build(tmp_path)).read_text()
+
+    assert "| lsp-ai, model in process | 120 | 300 | 2 |" in text
+    assert "in process over raw llama p50 = 1.09" in text
+    assert "## Chat" in text and "chat_ttft.json is missing" in text
+    assert (tmp_path / "plots" / "completion_latency.png").stat().st_size > 1000
+    assert "![completion_latency](plots/completion_latency.png)" in text
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["completion"]["layouts"]["in_process"]["p50_ms"] == 120.0
+    assert "chat" not in figures
