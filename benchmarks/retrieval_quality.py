@@ -1,51 +1,96 @@
 """Retrieval quality of the codebase index, method against method, on the same queries.
 
-Measured per method: Recall@1, Recall@5, Recall@10, MRR@10 (reciprocal rank of the first
-correct hit in the top 10, 0 otherwise), p50/p95 query latency, plus "R@list" (a correct hit
-anywhere in the returned list, which for ``hybrid+graph`` includes the call-graph neighbours
-appended after the top k) and the mean number of hits returned.
+Measured per method and corpus: Recall@1, Recall@5, Recall@10, MRR@10 (reciprocal rank of
+the first correct hit in the top 10, 0 otherwise), p50/p95 query latency, plus "R@list" (a
+correct hit anywhere in the returned list, which for ``hybrid+graph`` includes the
+call-graph neighbours appended after the top k) and the mean number of hits returned.
 
 Methods (all share one index per corpus; see ``methods_for``):
 
 - ``bm25``: ``IndexService.search(mode="fts")``, LanceDB full-text BM25;
 - ``vector``: ``mode="vector"``, MiniLM cosine similarity;
 - ``hybrid``: ``mode="hybrid"``, the two fused by reciprocal rank;
+- ``hybrid+rerank``: ``hybrid`` with its top 30 reordered by a cross-encoder
+  (``lsp_ai/index/rerank.py``). Only with ``--reranker DIR`` (a sentence-transformers
+  ``CrossEncoder`` folder): none ships with the project, so without one the method is not
+  run and the results say so (``not_measured``);
 - ``hybrid+graph``: ``mode="hybrid", expand=True``; expansion hits are judged at their
   position in the returned list (they come after the top k, so only R@list can move);
 - ``grep baseline``: what a user does by hand (``git grep -c -i -w word...``), in Python:
   files ranked by how many distinct query words (stopwords dropped) they contain, then by
   total matches. Its hits are whole files.
 
-Datasets:
+Corpora:
 
 1. CoSQA (``../shared/eval-data/cosqa``): web queries against Python functions, one function
    per file ``corpus/f{retrieval_idx}.py``; a hit is correct when its path is the target file.
-   Full: 500 queries over all 6,267 functions. ``--quick``: the first 100 queries over their
-   targets plus random distractors, 1,500 functions.
-2. Docstring to function on PyPI sdists nobody here wrote (``pip download``): functions with
-   a docstring whose first sentence has >= 3 words and a body of >= 3 lines; every such
-   docstring is deleted from the copy that is indexed, and the first sentence is the query.
-   A hit is correct when its path matches and its lines overlap the function's (decorators
-   included). Sentences that occur on more than one function are dropped as ambiguous. At
-   most 150 sampled queries per repository (50 with ``--quick``), ``random.Random(0)``.
-   The whole sdist (docs and tests too) is indexed. A second, file-level table judges every
-   method by path only (index hits de-duplicated by file) so grep compares like with like.
+   Full: 500 queries over all 6,267 functions. ``--quick``: the first 60 queries over their
+   targets plus random distractors, 1,000 functions.
+2. Docstring to function (``benchmarks/doc_corpus.py``) on packages nobody here wrote,
+   fetched from their registries while the benchmark runs: Python sdists from PyPI
+   (``pip download``), JavaScript from npm (``npm pack``), Go and Rust source packages from
+   Debian (``apt-get download``, unpacked with ``dpkg-deb -x``; no root needed and nothing is
+   installed). Every function doc is blanked out of the indexed copy (line numbers stay);
+   the first sentence of a documented function is the query and the function's lines the
+   answer (a hit is correct when its path matches and its lines overlap). Ambiguous
+   sentences are dropped; at most 150 queries per package (40 with ``--quick``),
+   ``random.Random(0)``. The whole package (tests and docs too) is indexed. A second,
+   file-level table judges every method by path only (index hits de-duplicated by file) so
+   grep compares like with like. A package that cannot be fetched (no npm, no apt) is
+   skipped and the reason recorded under ``failed``.
 
-Cost: indexing is bounded by the CPU embedder (MiniLM, roughly 10-40 chunks/s on 2 cores).
-Quick mode embeds ~3,400 chunks (1,500 CoSQA functions, requests, click); full mode embeds
-~9,300 (6,267 functions, requests, click, attrs) and takes 10-20 minutes. Every corpus gets
-a fresh temporary database, so no run reuses an old index.
+   Quick: requests (Python), ws (JavaScript), chi (Go), bytes (Rust). Full: also click,
+   attrs, express, cobra and log.
 
-Run: ``python -m benchmarks.retrieval_quality [--quick] [--repos N] [--skip-cosqa]
-[--skip-docstrings]``. Tables are printed and written to
-``benchmarks/results/<date>/retrieval_quality[-quick][-cosqa|-docstrings].md`` (suffixes keep
-quick and partial runs from overwriting a full one); every figure goes to ``.json`` beside it.
+Cost: indexing is bounded by the CPU embedder (MiniLM, roughly 25-40 chunks/s on 2 idle
+cores, half that when other work competes). Quick mode embeds about 2,850 chunks (CoSQA
+1,000, requests 723, ws 181, chi 399, bytes 550): about 3 minutes on an idle machine; full
+mode about 11,900 (CoSQA 6,271), 10-20 minutes. Fetching takes seconds per package. Every
+corpus gets a fresh temporary database, so no run reuses an old index.
+
+Run: ``python -m benchmarks.retrieval_quality [--quick] [--corpora NAME,...] [--skip-cosqa]
+[--skip-docstrings] [--reranker DIR]``. Tables are printed and written to
+``<results>/retrieval_quality[-quick][-cosqa|-docstrings].md`` (``<results>`` is
+``$LSP_AI_BENCH_OUT`` or ``benchmarks/results/<date>``; the suffixes keep quick and partial
+runs from overwriting a full one); every figure goes to the ``.json`` beside it:
+
+.. code-block:: text
+
+    {
+      "machine": {...}, "mode": "quick" | "full", "k": 10,
+      "methods": ["bm25", "vector", "hybrid", "hybrid+graph", "grep baseline"],
+      "not_measured": {"hybrid+rerank": "why"},          # {} when every method ran
+      "reranker": "DIR",                                  # only with --reranker
+      "corpora": {
+        "<corpus>": {                                     # "cosqa", "requests", "ws", ...
+          "kind": "cosqa" | "docstrings",
+          "language": "python" | "javascript" | "go" | "rust",
+          "source": {"registry": "pypi"|"npm"|"debian"|"eval-data", "package": str,
+                     "version": str},                     # the version actually fetched
+          "files": int, "chunks": int, "queries": int,    # indexed files and chunks
+          "build_s": float, "embed_s": float, "model_load_s": float,
+          ...                                             # kind-specific counts
+          "methods": {
+            "<method>": {"recall@1": float, "recall@5": float, "recall@10": float,
+                         "mrr": float, "latency_ms": {"p50": float, "p95": float},
+                         "recall@list": float, "hits_per_query": float, "queries": int}
+          },
+          "file_level": {"<method>": {... same keys ...}},  # docstring corpora only
+          "ranks": {"<method>": [int, ...]}   # per query: 1-based rank of the first
+        }                                     # correct hit in the returned list, 0 = none
+      },
+      "pooled": {                             # all docstring queries together
+        "docstrings": {"corpora": [...], "methods": {...}, "file_level": {...}},
+        "by_language": {"<language>": {"corpora": [...], "methods": {...}}}
+      },
+      "failed": {"<corpus>": "why it was skipped"},
+      "wall_s": float, "loadavg_1min": {"start": float, "end": float}
+    }
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import random
@@ -55,15 +100,22 @@ import statistics
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EVAL_DATA, fetch_sdist, percentiles, results_dir, write_result
+from benchmarks.common import EVAL_DATA, percentiles, results_dir, write_result
+from benchmarks.doc_corpus import FetchError, Source, fetch, sample_targets, strip_docs
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
+from lsp_ai.index.rerank import CrossEncoderReranker
+from lsp_ai.index.service import IndexService
+from lsp_ai.inference.base import ModelError
+from lsp_ai.inference.factory import embedder_name
 from lsp_ai.services import Services
 
 #: Words a person would leave out of a grep: common English and code keywords.
@@ -82,12 +134,34 @@ STOPWORDS: frozenset[str] = frozenset(
 
 COSQA = EVAL_DATA / "cosqa"
 K = 10
-SDISTS = ["requests==2.32.3", "click==8.1.7", "attrs==24.2.0"]
-QUICK_COSQA_QUERIES = 100
-QUICK_COSQA_FUNCTIONS = 1500
-MAX_DOC_QUERIES = {"quick": 50, "full": 150}
-MIN_SENTENCE_WORDS = 3
-MIN_BODY_LINES = 3
+QUICK_COSQA_QUERIES = 60
+QUICK_COSQA_FUNCTIONS = 1000
+MAX_DOC_QUERIES = {"quick": 40, "full": 150}
+
+_GO = "usr/share/gocode/src/github.com"
+_CARGO = "usr/share/cargo/registry"
+#: Docstring corpora, pinned. Debian versions are bookworm's; another release's archive may
+#: only offer another version, which is then used and recorded.
+DOC_SOURCES: list[Source] = [
+    Source("requests", "python", "pypi", "requests", "2.32.3"),
+    Source("click", "python", "pypi", "click", "8.1.7"),
+    Source("attrs", "python", "pypi", "attrs", "24.2.0"),
+    Source("ws", "javascript", "npm", "ws", "8.18.0"),
+    Source("express", "javascript", "npm", "express", "4.21.1"),
+    Source("chi", "go", "debian", "golang-github-go-chi-chi-dev", "5.0.7-1", f"{_GO}/go-chi/chi"),
+    Source("cobra", "go", "debian", "golang-github-spf13-cobra-dev", "1.6.1-1",
+           f"{_GO}/spf13/cobra"),
+    Source("bytes", "rust", "debian", "librust-bytes-dev", "1.2.1-1", f"{_CARGO}/bytes-*"),
+    Source("log", "rust", "debian", "librust-log-dev", "0.4.17-3", f"{_CARGO}/log-*"),
+]  # fmt: skip
+#: One package per language: the quick run's share of the above.
+QUICK_CORPORA = ("requests", "ws", "chi", "bytes")
+
+RERANK = "hybrid+rerank"
+NO_RERANKER = (
+    "not measured: no cross-encoder is available offline; pass --reranker DIR "
+    "(a sentence-transformers CrossEncoder folder) to measure it"
+)
 
 
 def log(msg: str) -> None:
@@ -115,28 +189,31 @@ Method = Callable[[str, int], list[Hit]]
 """A retrieval method: (query, k) -> hits, best first."""
 
 
-def index_method(svc: Services, mode: Any, expand: bool = False) -> Method:
+def index_method(index: IndexService, mode: Any, expand: bool = False) -> Method:
     def search(query: str, k: int) -> list[Hit]:
-        found = svc.index.search(query, k, mode=mode, expand=expand)
+        found = index.search(query, k, mode=mode, expand=expand)
         return [Hit(h.path, h.start_line, h.end_line) for h in found]
 
     return search
 
 
-def methods_for(svc: Services, root: Path) -> dict[str, Method]:
-    """Every method compared, by name; the hook where new ones are added.
+def methods_for(
+    svc: Services, root: Path, reranked: IndexService | None = None
+) -> dict[str, Method]:
+    """Every method compared, by name, in table order; the hook where new ones are added.
 
-    A reranked variant (``lsp_ai/index/rerank.py``) is left to whoever adds it: build an
-    ``IndexService`` over the same ``db_path`` with ``rerank=make_reranker(...)`` and add
-    ``"hybrid+rerank": index_method(<that service>, "hybrid")`` here.
+    ``reranked`` is a second `IndexService` over the same database with a cross-encoder.
     """
-    return {
-        "bm25": index_method(svc, "fts"),
-        "vector": index_method(svc, "vector"),
-        "hybrid": index_method(svc, "hybrid"),
-        "hybrid+graph": index_method(svc, "hybrid", expand=True),
-        "grep baseline": GrepBaseline(root).search,
+    methods = {
+        "bm25": index_method(svc.index, "fts"),
+        "vector": index_method(svc.index, "vector"),
+        "hybrid": index_method(svc.index, "hybrid"),
     }
+    if reranked is not None:
+        methods[RERANK] = index_method(reranked, "hybrid")
+    methods["hybrid+graph"] = index_method(svc.index, "hybrid", expand=True)
+    methods["grep baseline"] = GrepBaseline(root).search
+    return methods
 
 
 # -- grep baseline -----------------------------------------------------------------------
@@ -237,21 +314,21 @@ def run_method(method: Method, queries: Sequence[Query]) -> Runs:
     return runs
 
 
-def summarise(ranks: list[int], runs: Runs) -> dict[str, float]:
+def summarise(ranks: list[int], runs: Runs) -> dict[str, Any]:
     n = len(ranks)
 
     def recall(k: int) -> float:
         return round(sum(1 for r in ranks if 0 < r <= k) / n, 4)
 
+    latency = percentiles(runs.latencies_ms)
     return {
-        "r@1": recall(1),
-        "r@5": recall(5),
-        "r@10": recall(K),
-        "mrr@10": round(sum(1 / r for r in ranks if 0 < r <= K) / n, 4),
-        "r@list": round(sum(1 for r in ranks if r > 0) / n, 4),
+        "recall@1": recall(1),
+        "recall@5": recall(5),
+        "recall@10": recall(K),
+        "mrr": round(sum(1 / r for r in ranks if 0 < r <= K) / n, 4),
+        "latency_ms": {"p50": latency["p50"], "p95": latency["p95"]},
+        "recall@list": round(sum(1 for r in ranks if r > 0) / n, 4),
         "hits_per_query": round(statistics.mean(runs.returned), 2),
-        "p50_ms": percentiles(runs.latencies_ms)["p50"],
-        "p95_ms": percentiles(runs.latencies_ms)["p95"],
         "queries": n,
     }
 
@@ -271,16 +348,24 @@ class Corpus:
     name: str
     root: Path
     queries: list[Query]
-    info: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # kind, language, source, counts
 
 
-def evaluate(corpus: Corpus, tmp: Path) -> dict[str, Runs]:
+def bench_config(db: Path) -> dict[str, Any]:
+    """The index's settings, with the suite runner's model choices (LSP_AI_BENCH_MODELS)."""
+    data: dict[str, Any] = tomllib.loads(os.environ.get("LSP_AI_BENCH_MODELS", ""))
+    return {**data, "index": {"db_path": str(db)}}
+
+
+def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -> dict[str, Runs]:
     """Index the corpus into a fresh database, then run every method on every query."""
     db = Path(tempfile.mkdtemp(prefix=f"db-{corpus.name}-", dir=tmp))
-    cfg, problems = parse_config({"index": {"db_path": str(db)}})
+    cfg, problems = parse_config(bench_config(db))
     assert not problems, problems
-    svc = Services(cfg, [corpus.root])
-    try:
+    with ExitStack() as stack:  # closed last in, first out: services, then the database
+        stack.callback(shutil.rmtree, db, ignore_errors=True)
+        svc = Services(cfg, [corpus.root])
+        stack.callback(svc.close)
         started = time.perf_counter()
         svc.slots.embedding.get()
         model_s = time.perf_counter() - started
@@ -290,30 +375,43 @@ def evaluate(corpus: Corpus, tmp: Path) -> dict[str, Runs]:
         build_s = time.perf_counter() - started
         crawl = svc.index.last_crawl
         corpus.info.update(
-            indexed_files=files,
+            files=files,
             chunks=svc.index.stats()["chunks"],
+            queries=len(corpus.queries),
             build_s=round(build_s, 1),
             embed_s=round(crawl.embed_s, 1) if crawl else None,
             chunks_embedded=crawl.chunks_embedded if crawl else None,
             model_load_s=round(model_s, 1),
         )
         log(f"[{corpus.name}] {corpus.info}")
+        reranked = None
+        if reranker is not None:
+            # A second view of the same database, its hybrid hits reordered by the model. It
+            # opens after the full-text index exists: two handles that both find it missing
+            # would both build it, and the second commit fails.
+            svc.index.search(corpus.queries[0].text, 1, mode="fts")
+            reranked = IndexService(
+                [corpus.root],
+                embedder=svc.slots.embedding.get,
+                embedder_name=embedder_name(cfg.models.embedding),
+                db_path=str(db),
+                rerank=reranker,
+            )
+            stack.callback(reranked.close)
+            reranked.build()  # nothing to embed: every file is already in the database
         results = {}
-        for name, method in methods_for(svc, corpus.root).items():
+        for name, method in methods_for(svc, corpus.root, reranked).items():
             started = time.perf_counter()
             results[name] = run_method(method, corpus.queries)
             log(f"[{corpus.name}] {name}: {time.perf_counter() - started:.1f}s")
         return results
-    finally:
-        svc.close()
-        shutil.rmtree(db, ignore_errors=True)
 
 
-# -- CoSQA -------------------------------------------------------------------------------
+# -- corpora -----------------------------------------------------------------------------
 
 
 def cosqa_corpus(tmp: Path, quick: bool) -> Corpus:
-    """One file per CoSQA function; quick mode keeps 100 queries and 1,500 functions."""
+    """One file per CoSQA function; quick mode keeps 60 queries and 1,000 functions."""
     rows = json.loads((COSQA / "cosqa-retrieval-test-500.json").read_text())
     code_by_id = {
         int(i): code for code, i in json.loads((COSQA / "code_idx_map.txt").read_text()).items()
@@ -330,110 +428,44 @@ def cosqa_corpus(tmp: Path, quick: bool) -> Corpus:
     for i in ids:
         (root / "corpus" / f"f{i}.py").write_text(code_by_id[i] + "\n")
     queries = [Query(r["doc"], f"corpus/f{int(r['retrieval_idx'])}.py") for r in rows]
-    return Corpus("cosqa", root, queries, {"functions": len(ids), "queries": len(queries)})
-
-
-# -- docstring to function ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DocTarget:
-    rel: str
-    sentence: str
-    lines: tuple[int, int]  # 0-based inclusive, in the file with docstrings removed
-
-
-def first_sentence(doc: str) -> str:
-    para = " ".join(doc.strip().split("\n\n")[0].split())
-    match = re.match(r"(.+?[.!?])(?:\s|$)", para)
-    return (match.group(1) if match else para).strip()
-
-
-def split_keepends(src: str) -> list[str]:
-    r"""Lines with their endings, broken where ``ast`` counts lines (\n, \r\n, \r)."""
-    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", src)
-
-
-def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-
-def removable_docstring(
-    fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]
-) -> tuple[str, int, int] | None:
-    """(first sentence, first line, last line) of a docstring that can be cut cleanly."""
-    body = fn.body
-    if len(body) < 2 or not isinstance(body[0], ast.Expr):
-        return None
-    doc = body[0]
-    if not (isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
-        return None
-    end = doc.end_lineno or doc.lineno
-    own_lines = lines[doc.lineno - 1][: doc.col_offset].strip() == "" and body[1].lineno > end
-    body_lines = (fn.end_lineno or fn.lineno) - body[1].lineno + 1
-    sentence = first_sentence(ast.get_docstring(fn) or "")
-    if not own_lines or body_lines < MIN_BODY_LINES or len(sentence.split()) < MIN_SENTENCE_WORDS:
-        return None
-    return sentence, doc.lineno, end
-
-
-def strip_file(path: Path, rel: str) -> list[DocTarget]:
-    """Delete qualifying docstrings in place; the functions' new line ranges are re-parsed."""
-    src = read_text(path)
-    try:
-        tree = ast.parse(src)
-    except (SyntaxError, ValueError):
-        return []
-    lines = split_keepends(src)
-    cut: dict[int, tuple[str, int, int]] = {}
-    for i, fn in enumerate(functions(tree)):
-        found = removable_docstring(fn, lines)
-        if found:
-            cut[i] = found
-    if not cut:
-        return []
-    dropped = {n for _, start, end in cut.values() for n in range(start, end + 1)}
-    new_src = "".join(line for n, line in enumerate(lines, 1) if n not in dropped)
-    old_fns, new_fns = functions(tree), functions(ast.parse(new_src))
-    assert [f.name for f in old_fns] == [f.name for f in new_fns], rel
-    path.write_text(new_src)
-    targets = []
-    for i, (sentence, _, _) in cut.items():
-        fn = new_fns[i]
-        start = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
-        targets.append(DocTarget(rel, sentence, (start - 1, (fn.end_lineno or fn.lineno) - 1)))
-    return targets
-
-
-def docstring_corpus(repo: Path, max_queries: int) -> Corpus:
-    """Strip docstrings across the repo and sample unambiguous first sentences as queries."""
-    targets: list[DocTarget] = []
-    for f in FileFilter(repo).walk():
-        if f.rel.endswith(".py"):
-            targets += strip_file(f.path, f.rel)
-    counts = Counter(t.sentence.lower() for t in targets)
-    unique = sorted(
-        (t for t in targets if counts[t.sentence.lower()] == 1), key=lambda t: (t.rel, t.lines)
-    )
-    picked = random.Random(0).sample(unique, min(max_queries, len(unique)))
-    queries = [Query(t.sentence, t.rel, t.lines) for t in picked]
     info = {
-        "docstrings_removed": len(targets),
-        "candidate_queries": len(unique),
-        "queries": len(queries),
-    }
-    return Corpus(repo.name, repo, queries, info)
+        "kind": "cosqa",
+        "language": "python",
+        "source": {"registry": "eval-data", "package": "CoSQA", "version": "retrieval-test-500"},
+        "functions": len(ids),
+    }  # fmt: skip
+    return Corpus("cosqa", root, queries, info)
+
+
+def docstring_corpus(src: Source, tmp: Path, max_queries: int) -> Corpus:
+    """Fetch a package, strip its function docs and sample their first sentences as queries."""
+    fetched = fetch(src, tmp)
+    targets, sentences, removed = strip_docs(fetched.root, src.language)
+    picked, unique = sample_targets(targets, sentences, max_queries)
+    if not picked:
+        raise FetchError(f"no usable documented functions in {src.spec}")
+    info = {
+        "kind": "docstrings",
+        "language": src.language,
+        "source": {"registry": src.registry, "package": src.package,
+                   "version": fetched.version, **fetched.info},
+        "docs_removed": dict(removed),
+        "candidate_queries": unique,
+    }  # fmt: skip
+    queries = [Query(t.sentence, t.rel, t.lines) for t in picked]
+    return Corpus(src.name, fetched.root, queries, info)
 
 
 # -- reporting ---------------------------------------------------------------------------
 
 
-def table(title: str, rows: dict[str, dict[str, float]], note: str = "") -> str:
-    head = "| method | R@1 | R@5 | R@10 | MRR | p50 ms | queries | R@list | hits/query |"
-    out = [f"### {title}", "", head, "|" + "---|" * 9]
+def table(title: str, rows: dict[str, dict[str, Any]], note: str = "") -> str:
+    head = "| method | R@1 | R@5 | R@10 | MRR | p50 ms | p95 ms | queries | R@list | hits/query |"
+    out = [f"### {title}", "", head, "|" + "---|" * 10]
     for name, s in rows.items():
-        cells = [s["r@1"], s["r@5"], s["r@10"], s["mrr@10"], s["p50_ms"], s["queries"]]
-        cells += [s["r@list"], s["hits_per_query"]]
+        cells = [s["recall@1"], s["recall@5"], s["recall@10"], s["mrr"]]
+        cells += [s["latency_ms"]["p50"], s["latency_ms"]["p95"], s["queries"]]
+        cells += [s["recall@list"], s["hits_per_query"]]
         out.append(f"| {name} | " + " | ".join(f"{c}" for c in cells) + " |")
     if note:
         out += ["", note]
@@ -447,13 +479,17 @@ GREP_NOTE = (
 )
 
 
-def corpus_sizes(corpora: Sequence[Corpus]) -> str:
-    rows = ["| corpus | files | chunks | build s | queries |", "|---|---|---|---|---|"]
+def corpus_table(corpora: Sequence[Corpus]) -> str:
+    rows = [
+        "| corpus | language | source | files | chunks | queries | build s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in corpora:
-        i = c.info
+        i, s = c.info, c.info["source"]
+        source = f"{s['registry']}: {s['package']} {s['version']}"
         rows.append(
-            f"| {c.name} | {i.get('indexed_files')} | {i.get('chunks')} | {i.get('build_s')} "
-            f"| {len(c.queries)} |"
+            f"| {c.name} | {i['language']} | {source} | {i.get('files')} | {i.get('chunks')} "
+            f"| {len(c.queries)} | {i.get('build_s')} |"
         )
     return "### Corpora\n\n" + "\n".join(rows) + "\n"
 
@@ -461,64 +497,75 @@ def corpus_sizes(corpora: Sequence[Corpus]) -> str:
 # -- main --------------------------------------------------------------------------------
 
 
-def run_cosqa(tmp: Path, quick: bool, report: list[str], data: dict[str, Any]) -> Corpus:
-    corpus = cosqa_corpus(tmp, quick)
-    results = evaluate(corpus, tmp)
-    rows = summaries(results)
-    report.append(table(f"CoSQA ({corpus.info['functions']} functions)", rows))
-    data["cosqa"] = {
-        "corpus": corpus.info,
-        "methods": rows,
-        "ranks": {name: r.ranks for name, r in results.items()},
-    }
-    return corpus
+@dataclass
+class Report:
+    """What a run has gathered so far: markdown sections and the JSON document."""
 
+    md: list[str]
+    data: dict[str, Any]
+    corpora: list[Corpus] = field(default_factory=list)
+    doc_results: dict[str, dict[str, Runs]] = field(default_factory=dict)
 
-def run_docstrings(
-    tmp: Path, quick: bool, repos: int, report: list[str], data: dict[str, Any]
-) -> list[Corpus]:
-    max_queries = MAX_DOC_QUERIES["quick" if quick else "full"]
-    corpora: list[Corpus] = []
-    combined: dict[str, Runs] = {}
-    per_repo: dict[str, Any] = {}
-    failed: list[str] = []
-    for spec in SDISTS[:repos]:
-        repo = fetch_sdist(spec, tmp)
-        if repo is None:
-            failed.append(spec)
-            continue
-        corpus = docstring_corpus(repo, max_queries)
-        results = evaluate(corpus, tmp)
-        corpora.append(corpus)
-        per_repo[spec] = {
-            "corpus": corpus.info,
-            "methods": summaries(results),
-            "file_level": summaries(results, file_level=True),
-            "ranks": {name: r.ranks for name, r in results.items()},
+    def add(self, corpus: Corpus, results: dict[str, Runs]) -> None:
+        self.corpora.append(corpus)
+        entry: dict[str, Any] = {**corpus.info, "methods": summaries(results)}
+        title = f"{corpus.name} ({corpus.info['language']}"
+        if corpus.info["kind"] == "docstrings":
+            self.doc_results[corpus.name] = results
+            entry["file_level"] = summaries(results, file_level=True)
+            title += ", docstring to function, line overlap)"
+        else:
+            title += f", {corpus.info['functions']} functions)"
+        entry["ranks"] = {name: r.ranks for name, r in results.items()}
+        self.data["corpora"][corpus.name] = entry
+        self.md.append(table(title, entry["methods"]))
+
+    def pool(self) -> None:
+        """Pooled docstring figures: all packages, and per language."""
+        if not self.doc_results:
+            return
+        every = pooled(self.doc_results)
+        by_language: dict[str, dict[str, Any]] = {}
+        for c in self.corpora:
+            if c.name in self.doc_results:
+                by_language.setdefault(c.info["language"], {})[c.name] = self.doc_results[c.name]
+        self.data["pooled"] = {
+            "docstrings": {
+                "corpora": list(self.doc_results),
+                "methods": summaries(every),
+                "file_level": summaries(every, file_level=True),
+            },
+            "by_language": {
+                lang: {"corpora": list(runs), "methods": summaries(pooled(runs))}
+                for lang, runs in by_language.items()
+            },
         }
-        for name, runs in results.items():
-            combined.setdefault(name, Runs()).extend(runs)
-    data["docstrings"] = {
-        "repos": per_repo,
-        "failed_downloads": failed,
-        "methods": summaries(combined) if combined else {},
-        "file_level": summaries(combined, file_level=True) if combined else {},
-    }
-    if combined:
-        names = ", ".join(per_repo)
-        report.append(table(f"Docstring to function, line overlap ({names})", summaries(combined)))
-        report.append(
-            table(
-                "Docstring to function, file level",
-                summaries(combined, file_level=True),
-                GREP_NOTE,
-            )
-        )
-        for spec, figures in per_repo.items():
-            report.append(table(f"{spec} (line overlap)", figures["methods"]))
-    if failed:
-        report.append(f"Downloads that failed: {', '.join(failed)}\n")
-    return corpora
+        names = ", ".join(self.doc_results)
+        pooled_data = self.data["pooled"]["docstrings"]
+        self.md.append(table(f"Docstring to function, all packages ({names})",
+                             pooled_data["methods"]))  # fmt: skip
+        self.md.append(table("Docstring to function, all packages, file level",
+                             pooled_data["file_level"], GREP_NOTE))  # fmt: skip
+
+
+def pooled(results: dict[str, dict[str, Runs]]) -> dict[str, Runs]:
+    out: dict[str, Runs] = {}
+    for per_method in results.values():
+        for name, runs in per_method.items():
+            out.setdefault(name, Runs()).extend(runs)
+    return out
+
+
+def load_reranker(path: Path | None) -> tuple[CrossEncoderReranker | None, str | None]:
+    """The cross-encoder, loaded now so a bad folder is reported before hours of indexing."""
+    if path is None:
+        return None, NO_RERANKER
+    reranker = CrossEncoderReranker(path)
+    try:
+        reranker.model()
+    except ModelError as exc:
+        return None, f"not measured: {exc}"
+    return reranker, None
 
 
 def result_name(quick: bool, skip_cosqa: bool, skip_docstrings: bool) -> str:
@@ -529,37 +576,85 @@ def result_name(quick: bool, skip_cosqa: bool, skip_docstrings: bool) -> str:
     return name
 
 
+def choose_sources(arg: str | None, quick: bool) -> list[Source]:
+    names = arg.split(",") if arg else list(QUICK_CORPORA if quick else ())
+    if not names:
+        return DOC_SOURCES
+    by_name = {s.name: s for s in DOC_SOURCES}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown corpora {unknown}: choose from {', '.join(by_name)}")
+    return [by_name[n] for n in names]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--quick", action="store_true", help="bounded subsets (~5-10 min)")
-    ap.add_argument("--repos", type=int, default=None, help="sdists to use (quick 2, full 3)")
+    ap.add_argument("--quick", action="store_true", help="bounded subsets (3-4 min)")
+    names = ",".join(s.name for s in DOC_SOURCES)
+    ap.add_argument(
+        "--corpora",
+        help=f"docstring packages, comma-separated, out of {names} "
+        f"(default: all; --quick: {','.join(QUICK_CORPORA)})",
+    )
     ap.add_argument("--skip-cosqa", action="store_true")
     ap.add_argument("--skip-docstrings", action="store_true")
+    ap.add_argument(
+        "--reranker",
+        type=Path,
+        help="a sentence-transformers CrossEncoder folder: adds hybrid+rerank",
+    )
     args = ap.parse_args(argv)
-    repos = args.repos if args.repos is not None else (2 if args.quick else 3)
+    sources = [] if args.skip_docstrings else choose_sources(args.corpora, args.quick)
     started = time.perf_counter()
     load_start = round(os.getloadavg()[0], 2)
-    report = [f"## Retrieval quality ({'quick' if args.quick else 'full'} mode)\n"]
-    data: dict[str, Any] = {"mode": "quick" if args.quick else "full", "k": K}
-    corpora: list[Corpus] = []
+    mode = "quick" if args.quick else "full"
+    reranker, no_rerank = load_reranker(args.reranker)
+    report = Report(
+        md=[f"## Retrieval quality ({mode} mode)\n"],
+        data={"mode": mode, "k": K, "methods": [], "not_measured": {}, "corpora": {}, "pooled": {}},
+    )
+    if no_rerank:
+        report.data["not_measured"][RERANK] = no_rerank
+        log(f"{RERANK}: {no_rerank}")
+    else:
+        report.data["reranker"] = str(args.reranker)
+    failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="lsp-ai-retrieval-") as tmp_name:
         tmp = Path(tmp_name)
         if not args.skip_cosqa:
-            corpora.append(run_cosqa(tmp, args.quick, report, data))
-        if not args.skip_docstrings and repos > 0:
-            corpora += run_docstrings(tmp, args.quick, repos, report, data)
-    report.append(corpus_sizes(corpora))
-    data["wall_s"] = round(time.perf_counter() - started, 1)
-    data["loadavg_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
-    report.append(
-        f"Wall time: {data['wall_s']} s. 1-minute load average at start/end: "
-        f"{load_start} / {data['loadavg_1min']['end']} on {os.cpu_count()} cores "
+            corpus = cosqa_corpus(tmp, args.quick)
+            report.add(corpus, evaluate(corpus, tmp, reranker))
+        for src in sources:
+            try:
+                corpus = docstring_corpus(src, tmp, MAX_DOC_QUERIES[mode])
+            except FetchError as exc:
+                log(f"[{src.name}] skipped: {exc}")
+                failed[src.name] = str(exc)
+                continue
+            report.add(corpus, evaluate(corpus, tmp, reranker))
+    report.pool()
+    if report.corpora:
+        first = report.data["corpora"][report.corpora[0].name]["methods"]
+        report.data["methods"] = list(first)
+    report.data["failed"] = failed
+    report.md.append(corpus_table(report.corpora))
+    if no_rerank:
+        report.md.append(f"{RERANK}: {no_rerank}.\n")
+    if failed:
+        report.md.append(
+            "Skipped: " + "; ".join(f"{name} ({why})" for name, why in failed.items()) + "\n"
+        )
+    report.data["wall_s"] = round(time.perf_counter() - started, 1)
+    report.data["loadavg_1min"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
+    report.md.append(
+        f"Wall time: {report.data['wall_s']} s. 1-minute load average at start/end: "
+        f"{load_start} / {report.data['loadavg_1min']['end']} on {os.cpu_count()} cores "
         "(latencies are inflated when other processes compete for the CPU).\n"
     )
-    text = "\n".join(report)
+    text = "\n".join(report.md)
     print(text)
     name = result_name(args.quick, args.skip_cosqa, args.skip_docstrings)
-    path = write_result(name, data)
+    path = write_result(name, report.data)
     md = results_dir() / f"{name}.md"
     md.write_text(text)
     log(f"wrote {path} and {md}")
