@@ -6,13 +6,14 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ EVAL_DATA = Path(
     os.environ.get("LSP_AI_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared/eval-data")
 )
 PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+# Real code to fill workspaces of any size (`source_pool`): small Python files from these.
+SOURCE_PACKAGES = ["django==5.1.4", "rich==14.2.0", "requests==2.32.3", "flask==3.1.0"]
+SDIST_CACHE = Path(tempfile.gettempdir()) / "lsp-ai-bench"
 
 
 def log(msg: str) -> None:
@@ -76,8 +80,13 @@ async def server(
     root: Path,
     env: dict[str, str] | None = None,
     on_progress: Callable[[lsp.ProgressParams], None] | None = None,
+    on_initialize: Callable[[LanguageClient], Awaitable[None]] | None = None,
 ) -> AsyncIterator[tuple[LanguageClient, float]]:
-    """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms."""
+    """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms.
+
+    `on_initialize` runs between the initialize response and `initialized`, which is when
+    the server starts loading its models and indexing.
+    """
     home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
     env = dict(env or os.environ, HOME=str(home))
     env.setdefault("LSP_AI_CONFIG", str(home / "none.toml"))
@@ -108,6 +117,8 @@ async def server(
         )
     )
     init_ms = (time.perf_counter() - started) * 1000
+    if on_initialize is not None:
+        await on_initialize(client)
     client.initialized(lsp.InitializedParams())
     try:
         yield client, init_ms
@@ -148,3 +159,95 @@ async def wait_indexed(client: LanguageClient) -> None:
         if status["pending"] == 0 and status["indexedFiles"] > 0 and ready:
             return
         await asyncio.sleep(0.1)
+
+
+def config_env(db: Path, extra: str = "") -> dict[str, str]:
+    """Point a child process at the benchmark's database through a user config file.
+
+    The file lives outside the workspace: a `.lsp-ai.toml` inside it would itself be indexed.
+    `extra` is more TOML for the same file.
+    """
+    cfg = db.parent / "bench-config.toml"
+    cfg.write_text(f'[index]\ndb_path = "{db}"\n{extra}')
+    return {**os.environ, "LSP_AI_CONFIG": str(cfg)}
+
+
+def isolated_env(work: Path, db: Path, extra: str = "") -> dict[str, str]:
+    """`config_env`, and a child that reads and writes nothing of the user's.
+
+    HOME and the XDG folders (caches, logs, sessions) point into `work`, and the Hugging
+    Face hub stays offline: the default models ship inside installed packages.
+    """
+    env = config_env(db, extra)
+    home = work / "home"
+    for var, sub in (
+        ("HOME", "."),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str((home / sub).resolve())
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def proc_memory_mb(pid: int) -> dict[str, float]:
+    """A live process's resident set now (`VmRSS`) and at its highest (`VmHWM`), in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out["rss_mb" if key == "VmRSS" else "hwm_mb"] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+def source_pool(max_bytes: int, packages: list[str] | None = None) -> list[tuple[Path, str]]:
+    """Real Python files to build workspaces from: (file, its name in a workspace).
+
+    Every non-empty `.py` file of at most `max_bytes` that the indexer would take from the
+    sdists (fetched now, kept in SDIST_CACHE), shuffled with a fixed seed so that a small
+    workspace draws on every package.
+    """
+    from lsp_ai.index.discover import FileFilter
+
+    pool = []
+    for spec in packages or SOURCE_PACKAGES:
+        repo = fetch_sdist(spec, SDIST_CACHE)
+        if repo is None:
+            continue
+        pool += [
+            (f.path, f"{repo.name}/{f.rel}")
+            for f in FileFilter(repo).walk()
+            if f.rel.endswith(".py") and 0 < f.size <= max_bytes
+        ]
+    if not pool:
+        raise SystemExit("no source files: every sdist failed to download")
+    pool.sort(key=lambda item: item[1])
+    random.Random(0).shuffle(pool)
+    return pool
+
+
+def source_workspace(pool: list[tuple[Path, str]], root: Path, files: int) -> dict[str, int]:
+    """`files` files from `pool` in `root`, replicated when the pool is smaller.
+
+    File i is pool file i mod len(pool), copied to `copyK/<package>/<path>` with K = i div
+    len(pool), and ends with a comment naming K. So every file has its own path and its own
+    bytes: the index dedupes chunks by a hash of their text (which names the path), so
+    identical copies must not be free to index, and with the comment no file's bytes equal
+    another's either. The comment adds no chunk.
+    """
+    for i in range(files):
+        copy, (source, rel) = i // len(pool), pool[i % len(pool)]
+        target = root / f"copy{copy:03d}" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = source.read_bytes()
+        tail = b"" if data.endswith(b"\n") else b"\n"
+        target.write_bytes(data + tail + f"# lsp-ai benchmark copy {copy}\n".encode())
+    return {
+        "files": files,
+        "distinct_sources": min(files, len(pool)),
+        "copies": -(-files // len(pool)),
+        "bytes": sum(p.stat().st_size for p in root.rglob("*.py")),
+    }

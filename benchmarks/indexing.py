@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import resource
 import subprocess
@@ -31,7 +30,14 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import EVAL_DATA, percentiles, server, wait_indexed, write_result
+from benchmarks.common import (
+    EVAL_DATA,
+    config_env,
+    percentiles,
+    server,
+    wait_indexed,
+    write_result,
+)
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
 from lsp_ai.index.discover import FileFilter, language_for, read_text
@@ -85,16 +91,6 @@ def raw_embed_seconds(svc: Services, root: Path) -> tuple[float, int]:
     started = time.perf_counter()
     embedder.embed(unique, "document")
     return time.perf_counter() - started, len(unique)
-
-
-def config_env(db: Path) -> dict[str, str]:
-    """Point a child process at the benchmark's database through a user config file.
-
-    The file lives outside the workspace: a `.lsp-ai.toml` inside it would itself be indexed.
-    """
-    cfg = db.parent / "bench-config.toml"
-    cfg.write_text(f'[index]\ndb_path = "{db}"\n')
-    return {**os.environ, "LSP_AI_CONFIG": str(cfg)}
 
 
 def reopen_seconds(root: Path, db: Path) -> tuple[float, float]:
