@@ -27,14 +27,21 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import EVAL_DATA, log, percentiles, server, wait_indexed, write_result
+from benchmarks.common import (
+    EVAL_DATA,
+    log,
+    percentiles,
+    server,
+    wait_indexed,
+    write_config,
+    write_result,
+)
 from benchmarks.indexing import cosqa_workspace
 
 
 async def run(root: Path, questions: list[str], work: Path) -> list[dict[str, Any]]:
     trace = work / "chat.jsonl"
-    config = work / "config.toml"
-    config.write_text("[models.chat]\nmax_tokens = 16\n")
+    config = write_config(work / "config.toml", {"models": {"chat": {"max_tokens": 16}}})
     env = dict(os.environ, LSP_AI_CHAT_TRACE=str(trace), LSP_AI_CONFIG=str(config))
     first_delta: dict[str, float] = {}
 

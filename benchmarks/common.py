@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -89,7 +90,8 @@ async def server(
     """
     home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
     env = dict(env or os.environ, HOME=str(home))
-    env.setdefault("LSP_AI_CONFIG", str(home / "none.toml"))
+    if "LSP_AI_CONFIG" not in env:
+        env["LSP_AI_CONFIG"] = str(write_config(home / "config.toml", {}))
     client = LanguageClient("lsp-ai-bench", "0")
 
     @client.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)
@@ -161,18 +163,56 @@ async def wait_indexed(client: LanguageClient) -> None:
         await asyncio.sleep(0.1)
 
 
-def config_env(db: Path, extra: str = "") -> dict[str, str]:
+Settings = dict[str, Any]
+
+
+def bench_settings(settings: Settings) -> Settings:
+    """The suite runner's model choices (``LSP_AI_BENCH_MODELS``) under a suite's `settings`.
+
+    A suite's own settings win: the completion replay names its model per layout itself.
+    """
+    runner = tomllib.loads(os.environ.get("LSP_AI_BENCH_MODELS", ""))
+    return bench_settings_merge(runner, settings)
+
+
+def bench_settings_merge(base: Settings, top: Settings) -> Settings:
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = bench_settings_merge(out[key], value) if both else value
+    return out
+
+
+def toml_text(settings: Settings, prefix: str = "") -> str:
+    """A config file for these settings: tables of strings, numbers, booleans and lists."""
+    plain = {k: v for k, v in settings.items() if not isinstance(v, dict)}
+    lines = [f"[{prefix}]"] if prefix and plain else []
+    lines += [f"{k} = {json.dumps(v)}" for k, v in plain.items()]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            text += toml_text(value, f"{prefix}.{key}" if prefix else key)
+    return text
+
+
+def write_config(path: Path, settings: Settings) -> Path:
+    """A user config file (``LSP_AI_CONFIG``) with `settings` and the runner's model choices."""
+    path.write_text(toml_text(bench_settings(settings)))
+    return path
+
+
+def config_env(db: Path, extra: Settings | None = None) -> dict[str, str]:
     """Point a child process at the benchmark's database through a user config file.
 
     The file lives outside the workspace: a `.lsp-ai.toml` inside it would itself be indexed.
-    `extra` is more TOML for the same file.
+    `extra` is more settings for the same file.
     """
-    cfg = db.parent / "bench-config.toml"
-    cfg.write_text(f'[index]\ndb_path = "{db}"\n{extra}')
+    settings = bench_settings_merge({"index": {"db_path": str(db)}}, extra or {})
+    cfg = write_config(db.parent / "bench-config.toml", settings)
     return {**os.environ, "LSP_AI_CONFIG": str(cfg)}
 
 
-def isolated_env(work: Path, db: Path, extra: str = "") -> dict[str, str]:
+def isolated_env(work: Path, db: Path, extra: Settings | None = None) -> dict[str, str]:
     """`config_env`, and a child that reads and writes nothing of the user's.
 
     HOME and the XDG folders (caches, logs, sessions) point into `work`, and the Hugging

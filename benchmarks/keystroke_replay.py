@@ -46,7 +46,15 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import fetch_sdist, log, percentiles, server, wait_indexed, write_result
+from benchmarks.common import (
+    fetch_sdist,
+    log,
+    percentiles,
+    server,
+    wait_indexed,
+    write_config,
+    write_result,
+)
 from lsp_ai.inference.discovery import embedded_gguf
 from lsp_ai.inference.llama_cpp import default_threads
 from tests.llama_server import free_port, start_llama_server, stop
@@ -178,11 +186,11 @@ class ModelChoice:
     n_gpu_layers: int
     threads: int
 
-    def settings(self, sidecar_url: str | None) -> str:
+    def settings(self, sidecar_url: str | None) -> dict[str, Any]:
         """The `[models.completion]` table for the server under test."""
         if sidecar_url is not None:
-            return f'backend = "openai"\nbase_url = "{sidecar_url}"\nmodel = "sidecar"\n'
-        return f'model = "{self.path}"\nn_gpu_layers = {self.n_gpu_layers}\n'
+            return {"backend": "openai", "base_url": sidecar_url, "model": "sidecar"}
+        return {"model": str(self.path), "n_gpu_layers": self.n_gpu_layers}
 
     def sidecar_args(self) -> list[str]:
         threads = str(self.threads)
@@ -334,16 +342,15 @@ async def replay_on(
     repo: Path,
     targets: list[Target],
     run: Run,
-    model_settings: str,
+    model_settings: dict[str, Any],
     raw: RawModel | None,
     seed: int,
 ) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="lsp-ai-replay-"))
     trace = TraceReader(work / "trace.jsonl")
-    config = work / "config.toml"
     flags = {"repo_context": run.repo_context, "speculative": run.speculative}
-    completion = "".join(f"{k} = {str(v).lower()}\n" for k, v in flags.items())
-    config.write_text(f"[completion]\n{completion}\n[models.completion]\n{model_settings}")
+    settings = {"completion": flags, "models": {"completion": model_settings}}
+    config = write_config(work / "config.toml", settings)
     env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace.path), LSP_AI_CONFIG=str(config))
     rows: list[dict[str, Any]] = []
     async with server(repo, env) as (client, _):

@@ -58,7 +58,7 @@ QUESTIONS = [
 ]
 QUICK_QUESTIONS = 1
 MAX_BYTES = 3_000  # source files taken, as in benchmarks.scaling
-CHAT_CONFIG = "[models.chat]\nmax_tokens = 64\n"
+CHAT_CONFIG = {"models": {"chat": {"max_tokens": 64}}}
 SAMPLE_S = 0.1
 # Completions during the chat, each followed by a pause. The chat yields to a completion
 # between tokens (lsp_ai.concurrency.Gate): requests back to back would starve it.

@@ -100,7 +100,6 @@ import statistics
 import sys
 import tempfile
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -108,7 +107,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EVAL_DATA, percentiles, results_dir, write_result
+from benchmarks.common import EVAL_DATA, bench_settings, percentiles, results_dir, write_result
 from benchmarks.doc_corpus import FetchError, Source, fetch, sample_targets, strip_docs
 from lsp_ai.config import parse_config
 from lsp_ai.index.discover import FileFilter, read_text
@@ -351,16 +350,10 @@ class Corpus:
     info: dict[str, Any] = field(default_factory=dict)  # kind, language, source, counts
 
 
-def bench_config(db: Path) -> dict[str, Any]:
-    """The index's settings, with the suite runner's model choices (LSP_AI_BENCH_MODELS)."""
-    data: dict[str, Any] = tomllib.loads(os.environ.get("LSP_AI_BENCH_MODELS", ""))
-    return {**data, "index": {"db_path": str(db)}}
-
-
 def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -> dict[str, Runs]:
     """Index the corpus into a fresh database, then run every method on every query."""
     db = Path(tempfile.mkdtemp(prefix=f"db-{corpus.name}-", dir=tmp))
-    cfg, problems = parse_config(bench_config(db))
+    cfg, problems = parse_config(bench_settings({"index": {"db_path": str(db)}}))
     assert not problems, problems
     with ExitStack() as stack:  # closed last in, first out: services, then the database
         stack.callback(shutil.rmtree, db, ignore_errors=True)
