@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,10 +56,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.startswith("model name")
+    ]
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return {
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": names[0] if names else platform.machine(),
         "cores": len(os.sched_getaffinity(0)),
+        "ram_gb": round(pages / 2**30, 1),
+        "gpu": bool(shutil.which("nvidia-smi")),
     }
 
 

@@ -143,10 +143,108 @@ def chat_section(d: Json) -> tuple[str, Json]:
     return "\n".join(md), {k: v for k, v in d.items() if k not in ("machine", "rows")}
 
 
+def retrieval_section(d: Json) -> tuple[str, Json]:
+    methods = d.get("methods", [])
+    rows = []
+    for name, c in d.get("corpora", {}).items():
+        scores = c.get("methods", {})
+        best = max(scores, key=lambda m: scores[m]["mrr"], default=None)
+        cells = [
+            f"**{scores[m]['mrr']:.3f}**" if m == best else f"{scores[m]['mrr']:.3f}"
+            for m in methods
+            if m in scores
+        ]
+        rows.append([f"{name} ({c.get('language')}, {c.get('chunks')} chunks)", *cells])
+    latency = {
+        m: max(c["methods"][m]["latency_ms"]["p50"] for c in d["corpora"].values())
+        for m in methods
+        if all(m in c.get("methods", {}) for c in d.get("corpora", {}).values())
+    }
+    md = [
+        "MRR@10 per corpus and method (best in bold); every query's hit is judged at chunk "
+        "level, except the grep baseline, which returns files (the file-level tables in "
+        "`retrieval_quality*.md` judge every method by file).",
+        "",
+        table(["corpus", *methods], rows),
+        "",
+        "Slowest corpus's p50 query latency (ms): "
+        + ", ".join(f"{m} {v:.0f}" for m, v in latency.items())
+        + ".",
+    ]
+    md += [f"{m}: {why}" for m, why in d.get("not_measured", {}).items()]
+    md += [f"Not run: {name}: {why}" for name, why in d.get("failed", {}).items()]
+    figures = {
+        name: {"language": c.get("language"), "source": c.get("source"), "methods": c["methods"]}
+        for name, c in d.get("corpora", {}).items()
+    }
+    return "\n".join(md), {"corpora": figures, "not_measured": d.get("not_measured", {})}
+
+
+def scaling_section(d: Json) -> tuple[str, Json]:
+    rows = [
+        [
+            s["files"],
+            s["chunks"],
+            s["seconds"],
+            s["chunks_per_s"],
+            s["ms_per_chunk"],
+            s["peak_rss_mb"],
+        ]
+        for s in d.get("sizes", [])
+    ]
+    bent = [g for g in d.get("growth", []) if not g.get("linear", True)]
+    md = [
+        "Full index of workspaces of real Python sources, each size in a fresh process and index.",
+        "",
+        table(["files", "chunks", "seconds", "chunks/s", "ms/chunk", "peak RSS MB"], rows),
+        "",
+        "Growth smallest to largest: "
+        + (
+            "every metric within the linear limit "
+            f"({d.get('linear_limit', 1.5)}x per unit of work)."
+            if not bent
+            else "not linear: " + "; ".join(f"{g['metric']} x{g['ratio']}" for g in bent) + "."
+        ),
+        "",
+        *[f"- {line}" for line in d.get("findings", [])],
+    ]
+    return "\n".join(md), {"sizes": d.get("sizes"), "growth": d.get("growth")}
+
+
+def memory_section(d: Json) -> tuple[str, Json]:
+    names = {
+        "idle_after_initialize": "idle, right after initialize",
+        "after_indexing": f"after indexing {d.get('files')} files",
+        "chat_and_completions": "chat and completions together",
+    }
+    rows = []
+    for p in d.get("phases", []):
+        peak = p.get("peak_rss_mb", p.get("hwm_mb"))
+        rows.append([names.get(p["phase"], p["phase"]), p.get("rss_mb", p.get("end_rss_mb")), peak])
+    md = [
+        "Resident memory of the real `lsp-ai serve` process (and its children).",
+        "",
+        table(["moment", "RSS MB", "peak MB"], rows),
+    ]
+    for p in d.get("phases", []):
+        if p.get("completion_s"):
+            done = sorted(p["completion_s"])
+            md += [
+                "",
+                f"While the chat ran ({', '.join(f'{c:.1f}' for c in p.get('chat_s', []))} s), "
+                f"{len(done)} completions took {done[len(done) // 2]:.2f} s p50 and "
+                f"{done[-1]:.2f} s at most.",
+            ]
+    return "\n".join(md), {"phases": d.get("phases")}
+
+
 SECTIONS: list[tuple[str, tuple[str, ...], Callable[[Json], tuple[str, Json]]]] = [
     ("Completion", ("keystroke_replay",), completion_section),
+    ("Retrieval", ("retrieval_quality", "retrieval_quality-quick"), retrieval_section),
     ("Indexing", ("indexing",), indexing_section),
+    ("Scaling", ("scaling",), scaling_section),
     ("Chat", ("chat_ttft",), chat_section),
+    ("Memory", ("memory",), memory_section),
 ]
 
 
@@ -264,10 +362,69 @@ def plot_chat_stages(fig: Any, d: Json) -> bool:
     return plot_stage_bars("Chat time to first token, p50 by stage", "ms", stages)(fig)
 
 
+def plot_recall_at_k(fig: Any, d: Json) -> bool:
+    corpora = d.get("corpora", {})
+    if not corpora:
+        return False
+    cols = min(3, len(corpora))
+    rows = -(-len(corpora) // cols)
+    fig.set_size_inches(3.4 * cols, 2.8 * rows)
+    for i, (name, c) in enumerate(corpora.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        for method, m in c["methods"].items():
+            ax.plot(
+                [1, 5, 10], [m["recall@1"], m["recall@5"], m["recall@10"]], marker="o", label=method
+            )
+        ax.set_title(f"{name} ({c.get('language')})", fontsize=9)
+        ax.set_xticks([1, 5, 10])
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.set_ylabel("recall@k")
+            ax.legend(fontsize=7)
+    return True
+
+
+def plot_scaling(fig: Any, d: Json) -> bool:
+    sizes = d.get("sizes", [])
+    if len(sizes) < 2:
+        return False
+    files = [s["files"] for s in sizes]
+    left = fig.add_subplot(1, 2, 1)
+    left.plot(files, [s["seconds"] for s in sizes], marker="o")
+    left.set(xscale="log", yscale="log", xlabel="files", ylabel="full index, seconds")
+    left.grid(alpha=0.3)
+    right = fig.add_subplot(1, 2, 2)
+    right.plot(files, [s["peak_rss_mb"] for s in sizes], marker="o", color="tab:red")
+    right.set(xscale="log", xlabel="files", ylabel="peak RSS, MB")
+    right.set_ylim(bottom=0)
+    right.grid(alpha=0.3)
+    fig.suptitle("Indexing cost as the workspace grows")
+    return True
+
+
+def plot_memory(fig: Any, d: Json) -> bool:
+    timeline = d.get("timeline", [])
+    if not timeline:
+        return False
+    ax = fig.add_subplot()
+    for phase in dict.fromkeys(t["phase"] for t in timeline):
+        points = [t for t in timeline if t["phase"] == phase]
+        ax.plot([t["s"] for t in points], [t["tree_rss_mb"] for t in points], label=phase)
+    ax.set(xlabel="seconds", ylabel="RSS of lsp-ai serve, MB", title="Server memory over a session")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return True
+
+
 PLOTS: list[tuple[str, tuple[str, ...], Callable[[Any, Json], bool]]] = [
     ("completion_latency", ("keystroke_replay",), plot_completion_latency),
+    ("retrieval_recall", ("retrieval_quality", "retrieval_quality-quick"), plot_recall_at_k),
     ("indexing_stages", ("indexing",), plot_indexing_stages),
+    ("scaling", ("scaling",), plot_scaling),
     ("chat_stages", ("chat_ttft",), plot_chat_stages),
+    ("memory", ("memory",), plot_memory),
 ]
 
 
