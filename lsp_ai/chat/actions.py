@@ -85,7 +85,13 @@ class CodeActions:
         start = max(0, min(req.start_line, len(lines) - 1))
         end = max(start, min(req.end_line, len(lines) - 1))
         model = self._slot.get()
-        params = GenerationParams(self._max_tokens, self._temperature, repeat_penalty=1.1)
+        params = GenerationParams(
+            self._max_tokens,
+            self._temperature,
+            repeat_penalty=1.1,
+            # Completions go first: during the prompt's evaluation as between tokens.
+            between_batches=lambda: self._gate.wait_clear(cancel),
+        )
         parts = []
         for delta in model.stream_chat(messages(req, lines, start, end), params, cancel):
             parts.append(delta)

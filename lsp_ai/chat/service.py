@@ -134,7 +134,13 @@ class ChatService:
 
         on_stage("Generating")
         t2 = time.perf_counter()
-        params = GenerationParams(self._max_tokens, self._temperature, repeat_penalty=1.1)
+        params = GenerationParams(
+            self._max_tokens,
+            self._temperature,
+            repeat_penalty=1.1,
+            # Completions go first: during the prompt's evaluation as between tokens.
+            between_batches=lambda: self._gate.wait_clear(cancel),
+        )
         parts: list[str] = []
         for delta in model.stream_chat(prompt.messages, params, cancel):
             if not parts:

@@ -6,7 +6,7 @@ implements these Protocols. Streaming is the primitive; a whole answer is a join
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypedDict
 
@@ -29,6 +29,9 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     # Small models loop on their own phrases in long answers; a mild penalty breaks that.
     repeat_penalty: float = 1.0
+    # Called between batches of a long prompt's evaluation; it may block. Chat passes one that
+    # waits while a completion runs, so keystrokes do not share the CPU with its prompt.
+    between_batches: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -269,6 +269,8 @@ class LlamaCppModel:
         first_ms = 0.0
         self._abort_checks(True)
         try:
+            if params.between_batches is not None:
+                self._prefill(tokens, cached, params.between_batches, cancel)
             gen = self._llm.generate(
                 tokens,
                 temp=params.temperature,
@@ -304,6 +306,22 @@ class LlamaCppModel:
             text, _ = scanner.feed(decoder.decode(b"", final=True))
             if rest := text + scanner.flush():
                 yield rest
+
+    def _prefill(
+        self, tokens: list[int], cached: int, pause: Callable[[], None], cancel: CancelToken
+    ) -> None:
+        """Evaluate the prompt's new tokens a batch at a time, calling `pause` in between.
+
+        `generate` then finds them in the KV cache and evaluates only the last token, which
+        it always does to get fresh logits.
+        """
+        llm = self._llm
+        llm.n_tokens = cached  # what generate() would keep: the rest is evaluated here
+        end = len(tokens) - 1
+        for start in range(cached, end, llm.n_batch):
+            pause()
+            cancel.raise_if_cancelled()
+            llm.eval(tokens[start : min(start + llm.n_batch, end)])
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading prompt tokens the KV cache holds already (as `generate` finds)."""
