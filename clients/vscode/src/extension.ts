@@ -104,7 +104,14 @@ class Server {
     const client = this.client;
     this.client = undefined;
     this.clientState?.dispose();
-    await client?.dispose();
+    // A client whose start failed has no server to stop; its dispose() would reject, and a
+    // restart (a corrected serverPath, "Restart Server") would then never start the new one.
+    if (!client?.needsStop()) return;
+    try {
+      await client.dispose();
+    } catch (error) {
+      this.output.error('stopping the server failed', error);
+    }
   }
 }
 
