@@ -349,7 +349,9 @@ async def replay_on(
     work = Path(tempfile.mkdtemp(prefix="lsp-ai-replay-"))
     trace = TraceReader(work / "trace.jsonl")
     flags = {"repo_context": run.repo_context, "speculative": run.speculative}
-    settings = {"completion": flags, "models": {"completion": model_settings}}
+    # The typed functions never come from tests or docs: leave those out of the index.
+    index = {"exclude": ["tests/", "docs/"]}
+    settings = {"completion": flags, "models": {"completion": model_settings}, "index": index}
     config = write_config(work / "config.toml", settings)
     env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace.path), LSP_AI_CONFIG=str(config))
     rows: list[dict[str, Any]] = []
@@ -427,7 +429,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--package", default="requests==2.32.3")
     parser.add_argument("--functions", type=int, default=None, help="default 12, quick 4")
-    parser.add_argument("--quick", action="store_true", help="4 functions, no defaults run")
+    parser.add_argument("--quick", action="store_true", help="3 functions, no defaults run")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", default=None, help="comma-separated run labels (default all)")
     parser.add_argument("--model", type=Path, help="completion GGUF (default: the embedded one)")
@@ -437,7 +439,7 @@ def main() -> None:
     repo = fetch_sdist(args.package, args.dest)
     if repo is None:
         raise SystemExit(f"could not fetch {args.package}")
-    targets = pick_targets(repo, args.functions or (4 if args.quick else 12), args.seed)
+    targets = pick_targets(repo, args.functions or (3 if args.quick else 12), args.seed)
     log(f"{len(targets)} functions from {args.package}")
     model = ModelChoice(args.model or embedded_gguf(), args.n_gpu_layers, default_threads())
     default_runs = [r.label for r in RUNS if not (args.quick and r.label == "defaults")]
