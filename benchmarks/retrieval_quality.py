@@ -25,7 +25,7 @@ Corpora:
 1. CoSQA (``../shared/eval-data/cosqa``): web queries against Python functions, one function
    per file ``corpus/f{retrieval_idx}.py``; a hit is correct when its path is the target file.
    Full: 500 queries over all 6,267 functions. ``--quick``: the first 60 queries over their
-   targets plus random distractors, 1,000 functions.
+   targets plus random distractors, 600 functions.
 2. Docstring to function (``benchmarks/doc_corpus.py``) on packages nobody here wrote,
    fetched from their registries while the benchmark runs: Python sdists from PyPI
    (``pip download``), JavaScript from npm (``npm pack``), Go and Rust source packages from
@@ -43,8 +43,8 @@ Corpora:
    attrs, express, cobra and log.
 
 Cost: indexing is bounded by the CPU embedder (MiniLM, roughly 25-40 chunks/s on 2 idle
-cores, half that when other work competes). Quick mode embeds about 2,850 chunks (CoSQA
-1,000, requests 723, ws 181, chi 399, bytes 550): about 3 minutes on an idle machine; full
+cores, half that when other work competes). Quick mode embeds about 2,450 chunks (CoSQA
+600, requests 723, ws 181, chi 399, bytes 550): about 3 minutes on an idle machine; full
 mode about 11,900 (CoSQA 6,271), 10-20 minutes. Fetching takes seconds per package. Every
 corpus gets a fresh temporary database, so no run reuses an old index.
 
@@ -134,7 +134,7 @@ STOPWORDS: frozenset[str] = frozenset(
 COSQA = EVAL_DATA / "cosqa"
 K = 10
 QUICK_COSQA_QUERIES = 60
-QUICK_COSQA_FUNCTIONS = 1000
+QUICK_COSQA_FUNCTIONS = 600
 MAX_DOC_QUERIES = {"quick": 40, "full": 150}
 
 _GO = "usr/share/gocode/src/github.com"
@@ -404,7 +404,7 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
 
 
 def cosqa_corpus(tmp: Path, quick: bool) -> Corpus:
-    """One file per CoSQA function; quick mode keeps 60 queries and 1,000 functions."""
+    """One file per CoSQA function; quick mode keeps 60 queries and 600 functions."""
     rows = json.loads((COSQA / "cosqa-retrieval-test-500.json").read_text())
     code_by_id = {
         int(i): code for code, i in json.loads((COSQA / "code_idx_map.txt").read_text()).items()
