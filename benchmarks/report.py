@@ -386,19 +386,36 @@ def plot_recall_at_k(fig: Any, d: Json) -> bool:
 
 
 def plot_scaling(fig: Any, d: Json) -> bool:
+    from matplotlib.ticker import NullFormatter
+
     sizes = d.get("sizes", [])
     if len(sizes) < 2:
         return False
     files = [s["files"] for s in sizes]
+    seconds = [s["seconds"] for s in sizes]
     left = fig.add_subplot(1, 2, 1)
-    left.plot(files, [s["seconds"] for s in sizes], marker="o")
+    left.plot(files, seconds, marker="o", label="measured")
+    # Linear growth from the smallest size, per chunk indexed: the line to compare with.
+    per_chunk = seconds[0] / sizes[0]["chunks"]
+    left.plot(
+        files,
+        [per_chunk * s["chunks"] for s in sizes],
+        "--",
+        color="grey",
+        label="linear in chunks",
+    )
     left.set(xscale="log", yscale="log", xlabel="files", ylabel="full index, seconds")
-    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
     right = fig.add_subplot(1, 2, 2)
     right.plot(files, [s["peak_rss_mb"] for s in sizes], marker="o", color="tab:red")
     right.set(xscale="log", xlabel="files", ylabel="peak RSS, MB")
     right.set_ylim(bottom=0)
-    right.grid(alpha=0.3)
+    for ax in (left, right):
+        ax.set_xticks(files, [f"{f:,}" for f in files])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(alpha=0.3)
+    left.set_yticks(seconds, [f"{v:,.0f}" for v in seconds])
+    left.yaxis.set_minor_formatter(NullFormatter())
     fig.suptitle("Indexing cost as the workspace grows")
     return True
 
