@@ -55,6 +55,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def ran_model(row: dict[str, Any]) -> bool:
+    """A replayed completion the model answered: not from a cache, not skipped (in a string)."""
+    return row.get("layout") not in (None, "", "cache", "speculative")
+
+
 def machine() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo")
     names = [

@@ -50,6 +50,7 @@ from benchmarks.common import (
     fetch_sdist,
     log,
     percentiles,
+    ran_model,
     server,
     wait_indexed,
     write_config,
@@ -379,11 +380,6 @@ async def replay_on(
             )
             log(f"  {target.rel}:{target.name}: {len(rows)} requests so far")
     return rows
-
-
-def ran_model(row: dict[str, Any]) -> bool:
-    """Answered by the model now: not from a cache, not skipped (cursor in a string)."""
-    return row["layout"] not in (None, "", "cache", "speculative")
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.common import ran_model
 
 Json = dict[str, Any]
 
@@ -238,31 +241,23 @@ def memory_section(d: Json) -> tuple[str, Json]:
     return "\n".join(md), {"phases": d.get("phases")}
 
 
-SECTIONS: list[tuple[str, tuple[str, ...], Callable[[Json], tuple[str, Json]]]] = [
-    ("Completion", ("keystroke_replay",), completion_section),
-    ("Retrieval", ("retrieval_quality", "retrieval_quality-quick"), retrieval_section),
-    ("Indexing", ("indexing",), indexing_section),
-    ("Scaling", ("scaling",), scaling_section),
-    ("Chat", ("chat_ttft",), chat_section),
-    ("Memory", ("memory",), memory_section),
-]
-
-
 def build(folder: Path) -> Path:
     """Write report.md, figures.json and plots/*.png for one results folder."""
     runner = load(folder, "runner") or {}
     figures: Json = {"machine": runner.get("machine"), "runner": runner.get("suites")}
     md = [f"# lsp-ai benchmark report ({folder.name})", "", machine_line(runner), ""]
-    for title, names, section in SECTIONS:
-        data = load(folder, *names)
-        md += [f"## {title}", ""]
+    plots = []
+    for part in PARTS:
+        data = load(folder, *part.sources)
+        md += [f"## {part.title}", ""]
         if data is None:
-            md += [f"Not measured in this run ({' / '.join(names)}.json is missing).", ""]
+            md += [f"Not measured in this run ({' / '.join(part.sources)}.json is missing).", ""]
             continue
-        text, figs = section(data)
-        figures[title.lower()] = figs
+        text, figs = part.section(data)
+        figures[part.title.lower()] = figs
         md += [text, ""]
-    plots = draw_plots(folder)
+        if (png := draw(folder / "plots", part.plot_name, part.plot, data)) is not None:
+            plots.append(png)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
     (folder / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -287,40 +282,32 @@ def machine_line(runner: Json) -> str:
     )
 
 
-def draw_plots(folder: Path) -> list[Path]:
-    """One PNG per plot whose data is in the folder; matplotlib draws off-screen."""
+def draw(out: Path, name: str, plot: Callable[[Any, Json], bool], data: Json) -> Path | None:
+    """`plot` drawn off-screen into out/name.png; None when the data has nothing to show."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    out = folder / "plots"
-    out.mkdir(exist_ok=True)
-    drawn = []
-    for name, source, plot in PLOTS:
-        data = load(folder, *source)
-        if data is None:
-            continue
-        fig = plt.figure(figsize=(7, 4), dpi=110)
-        if plot(fig, data):
-            fig.tight_layout()
-            fig.savefig(out / f"{name}.png")
-            drawn.append(out / f"{name}.png")
+    fig = plt.figure(figsize=(7, 4), dpi=110)
+    try:
+        if not plot(fig, data):
+            return None
+        out.mkdir(exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png")
+        return out / f"{name}.png"
+    finally:
         plt.close(fig)
-    return drawn
-
-
-def _model_rows(rows: list[Json]) -> list[Json]:
-    return [r for r in rows if r.get("layout") not in (None, "", "cache", "speculative")]
 
 
 def plot_completion_latency(fig: Any, d: Json) -> bool:
     """CDF of per-request latency: in process, sidecar, raw call (model-answered requests)."""
-    rows = d.get("rows", {})
+    inproc, sidecar = (d.get("rows", {}).get(run, []) for run in ("repo_context", "sidecar"))
     series = {
-        "lsp-ai, in process": [r["client_ms"] for r in _model_rows(rows.get("repo_context", []))],
-        "lsp-ai, sidecar": [r["client_ms"] for r in _model_rows(rows.get("sidecar", []))],
-        "raw Llama call": [r["raw_ms"] for r in rows.get("repo_context", []) if "raw_ms" in r],
+        "lsp-ai, in process": [r["client_ms"] for r in inproc if ran_model(r)],
+        "lsp-ai, sidecar": [r["client_ms"] for r in sidecar if ran_model(r)],
+        "raw Llama call": [r["raw_ms"] for r in inproc if "raw_ms" in r],
     }
     ax = fig.add_subplot()
     for label, values in series.items():
@@ -435,13 +422,31 @@ def plot_memory(fig: Any, d: Json) -> bool:
     return True
 
 
-PLOTS: list[tuple[str, tuple[str, ...], Callable[[Any, Json], bool]]] = [
-    ("completion_latency", ("keystroke_replay",), plot_completion_latency),
-    ("retrieval_recall", ("retrieval_quality", "retrieval_quality-quick"), plot_recall_at_k),
-    ("indexing_stages", ("indexing",), plot_indexing_stages),
-    ("scaling", ("scaling",), plot_scaling),
-    ("chat_stages", ("chat_ttft",), plot_chat_stages),
-    ("memory", ("memory",), plot_memory),
+@dataclass(frozen=True)
+class Part:
+    """One suite's part of the report: its JSON file, its section and its plot."""
+
+    title: str
+    sources: tuple[str, ...]  # JSON names, without .json; the first present is used
+    section: Callable[[Json], tuple[str, Json]]
+    plot_name: str
+    plot: Callable[[Any, Json], bool]
+
+
+RETRIEVAL = ("retrieval_quality", "retrieval_quality-quick")
+PARTS = [
+    Part(
+        "Completion",
+        ("keystroke_replay",),
+        completion_section,
+        "completion_latency",
+        plot_completion_latency,
+    ),
+    Part("Retrieval", RETRIEVAL, retrieval_section, "retrieval_recall", plot_recall_at_k),
+    Part("Indexing", ("indexing",), indexing_section, "indexing_stages", plot_indexing_stages),
+    Part("Scaling", ("scaling",), scaling_section, "scaling", plot_scaling),
+    Part("Chat", ("chat_ttft",), chat_section, "chat_stages", plot_chat_stages),
+    Part("Memory", ("memory",), memory_section, "memory", plot_memory),
 ]
 
 
