@@ -23,6 +23,8 @@ from typing import Any
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
+from lsp_ai.config import deep_merge
+
 RESULTS = Path(__file__).parent / "results"
 # Public benchmark data (../shared/eval-data), read in place, never copied into the repository.
 EVAL_DATA = Path(
@@ -188,15 +190,7 @@ def bench_settings(settings: Settings) -> Settings:
     A suite's own settings win: the completion replay names its model per layout itself.
     """
     runner = tomllib.loads(os.environ.get("LSP_AI_BENCH_MODELS", ""))
-    return bench_settings_merge(runner, settings)
-
-
-def bench_settings_merge(base: Settings, top: Settings) -> Settings:
-    out = dict(base)
-    for key, value in top.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = bench_settings_merge(out[key], value) if both else value
-    return out
+    return deep_merge(runner, settings)
 
 
 def toml_text(settings: Settings, prefix: str = "") -> str:
@@ -223,7 +217,7 @@ def config_env(db: Path, extra: Settings | None = None) -> dict[str, str]:
     The file lives outside the workspace: a `.lsp-ai.toml` inside it would itself be indexed.
     `extra` is more settings for the same file.
     """
-    settings = bench_settings_merge({"index": {"db_path": str(db)}}, extra or {})
+    settings = deep_merge({"index": {"db_path": str(db)}}, extra or {})
     cfg = write_config(db.parent / "bench-config.toml", settings)
     return {**os.environ, "LSP_AI_CONFIG": str(cfg)}
 
