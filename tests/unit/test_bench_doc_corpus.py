@@ -6,12 +6,6 @@ lays it out, blanks exactly its lines and keeps every other line where it was.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# benchmarks/ is not an installed package; `.venv/bin/pytest tests/unit` runs from anywhere.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from benchmarks.doc_corpus import blank_rows, documented_functions, is_target
 
 JS = """\
