@@ -123,14 +123,15 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from lsp_ai.server import server
+    from lsp_ai.transport import serve_stdio, serve_tcp
 
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not host or not port.isdigit():
             raise CliError(f"--tcp takes HOST:PORT, got {args.tcp!r}")
-        server.start_tcp(host, int(port))
+        serve_tcp(server, host, int(port))
     else:
-        server.start_io(sys.stdin.buffer, _private_stdout())
+        serve_stdio(server, sys.stdin.buffer, _private_stdout())
     return 0
 
 

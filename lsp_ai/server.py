@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import FeatureRequestError, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCRequestMessage, default_converter
 from pygls.uris import to_fs_path
@@ -37,6 +37,7 @@ from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
 from lsp_ai.index.discover import language_for
+from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.watcher import WorkspaceWatcher
 from lsp_ai.inference.base import ModelError
 from lsp_ai.logs import CallbackHandler
@@ -109,6 +110,8 @@ class LspAiServer(LanguageServer):
         self.index_pool = ThreadPoolExecutor(
             1, thread_name_prefix="index", initializer=_background_priority
         )
+        # Searches only read committed index versions, so they need not queue behind a crawl.
+        self.search_pool = ThreadPoolExecutor(1, thread_name_prefix="search")
         self.latest = LatestWins()
         self.active: set[CancelToken] = set()  # model work in flight, stopped on shutdown
         self.pending_changes: dict[str, asyncio.TimerHandle] = {}
@@ -117,10 +120,25 @@ class LspAiServer(LanguageServer):
         # Per document: the (before, after) text a speculation computes for, and its task.
         self.speculating: dict[str, tuple[str, str, asyncio.Future[None]]] = {}
         self.edited_line: dict[str, int] = {}  # per document, for the recent-code window
+        # Open documents that never go into a prompt (secrets, git-ignored files), and why.
+        self.private: dict[str, str] = {}
         self.trace = Trace.from_env(COMPLETION_ENV)
         self.chat_trace = Trace.from_env(CHAT_ENV)
         self.index_job: asyncio.Future[Any] | None = None
         self.watcher: WorkspaceWatcher | None = None
+
+    def report_server_error(self, error: Exception, source: type) -> None:
+        """A notification handler that failed: logged, and shown at most once a minute.
+
+        pygls' default pops up every failure, so a client sending one bad didChange per
+        keystroke would bury the user in error messages.
+        """
+        if source is FeatureRequestError:
+            return  # the request's response carries the error
+        log.error("error handling a notification: %s", error)
+        self.show_now_and_then(
+            f"lsp-ai: a notification failed ({error}); see the lsp-ai log", lsp.MessageType.Error
+        )
 
     # -- helpers used by the handlers --------------------------------------------------------
 
@@ -159,6 +177,13 @@ class LspAiServer(LanguageServer):
             self.shown_at[message] = now
             self.show(message, kind)
         log.warning("%s", message)
+
+    def refuse_private(self, uri: str) -> None:
+        """Model work that would put a private document into a prompt is refused."""
+        if (reason := self.private.get(uri)) is not None:
+            raise JsonRpcInvalidParams(
+                f"{uri} is {reason}; lsp-ai never sends it to a model (SPEC section 5)"
+            )
 
     def open_document(self, uri: str) -> TextDocument:
         """A document the client opened; requests for others get a clear error."""
@@ -258,6 +283,10 @@ class LspAiServer(LanguageServer):
             )
             message = "indexing cancelled" if stop.is_set() else f"{count} files indexed"
             self.watch(svc)
+        except OSError as exc:  # a read-only index folder, a full disk: the message says the fix
+            message = f"indexing failed: {exc}"
+            log.error("%s", message)
+            self.show(f"lsp-ai: {message}", lsp.MessageType.Error)
         except Exception as exc:  # indexing trouble is reported, never fatal
             log.exception("indexing failed")
             message = f"indexing failed: {exc}"
@@ -357,7 +386,7 @@ def on_shutdown(ls: LspAiServer, params: None) -> None:
         token.cancel("shutdown")  # worker threads finish their current token and return
     if ls.watcher is not None:
         ls.watcher.stop()
-    for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool):
+    for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool, ls.search_pool):
         pool.shutdown(wait=False, cancel_futures=True)
     if ls.services is not None:
         ls.services.close()
@@ -380,6 +409,12 @@ def _doc_key(uri: str) -> str:
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
 def on_open(ls: LspAiServer, params: lsp.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
+    path = _doc_path(doc.uri)
+    if path is not None and (reason := ls.svc.index.private_reason(path)) is not None:
+        ls.private[doc.uri] = reason
+        log.info("%s is %s: no completions or chat context from it", path.name, reason)
+        return
+    ls.private.pop(doc.uri, None)
     ls.svc.recent.note(_doc_key(doc.uri), doc.text, 0)
 
 
@@ -407,7 +442,7 @@ def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
     def flush() -> None:
         ls.pending_changes.pop(uri, None)
         doc = ls.workspace.text_documents.get(uri)
-        if doc is not None:
+        if doc is not None and uri not in ls.private:
             text = doc.source  # snapshot on the loop thread
             ls.svc.recent.note(str(path), text, ls.edited_line.get(uri, 0))
             svc = ls.svc
@@ -422,6 +457,7 @@ def on_close(ls: LspAiServer, params: lsp.DidCloseTextDocumentParams) -> None:
         handle.cancel()
     ls.edited_line.pop(params.text_document.uri, None)
     ls.speculating.pop(params.text_document.uri, None)
+    ls.private.pop(params.text_document.uri, None)
 
 
 # -- completion ------------------------------------------------------------------------------
@@ -432,6 +468,8 @@ async def _complete(
 ) -> CompletionResult | None:
     started = time.perf_counter()
     doc = ls.open_document(uri)
+    if uri in ls.private:
+        return None  # no suggestions in a secret: the text would go into the prompt
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
     language = language_for(uri)
     req = CompletionRequest(doc.source, pos.line, pos.character, _doc_key(uri), language, invoked)
@@ -521,9 +559,13 @@ async def inline_completion(
     result = await _complete(ls, params.text_document.uri, params.position, invoked)
     if result is None or not result.text:
         return lsp.InlineCompletionList(items=[])
-    here = lsp.Range(start=params.position, end=params.position)
+    doc = ls.open_document(params.text_document.uri)
+    codec = doc.position_codec
+    at = codec.position_to_client_units(
+        doc.lines, codec.position_from_client_units(doc.lines, params.position)
+    )
     return lsp.InlineCompletionList(
-        items=[lsp.InlineCompletionItem(insert_text=result.text, range=here)]
+        items=[lsp.InlineCompletionItem(insert_text=result.text, range=lsp.Range(start=at, end=at))]
     )
 
 
@@ -535,12 +577,16 @@ async def completion(ls: LspAiServer, params: lsp.CompletionParams) -> lsp.Compl
     if result is None or not result.text:
         return lsp.CompletionList(is_incomplete=True, items=[])
     doc = ls.open_document(params.text_document.uri)
-    line = doc.lines[params.position.line] if params.position.line < len(doc.lines) else ""
-    pos = doc.position_codec.position_from_client_units(doc.lines, params.position)
-    head = line[: pos.character]
+    codec = doc.position_codec
+    # A position past the end of a line or of the document means its end (LSP clamps).
+    pos = codec.position_from_client_units(doc.lines, params.position)
+    here = codec.position_to_client_units(doc.lines, pos)
+    head = doc.lines[pos.line][: pos.character] if pos.line < len(doc.lines) else ""
     word = head[len(head.rstrip("_" + "".join(c for c in head if c.isalnum()))) :]
     # Editors filter items by the word before the cursor, so the edit starts at that word.
-    start = lsp.Position(line=params.position.line, character=params.position.character - len(word))
+    start = codec.position_to_client_units(
+        doc.lines, lsp.Position(line=pos.line, character=pos.character - len(word))
+    )
     first_line = result.text.split("\n", 1)[0].strip() or result.text.strip()
     item = lsp.CompletionItem(
         label=(word + first_line)[:80],
@@ -549,9 +595,7 @@ async def completion(ls: LspAiServer, params: lsp.CompletionParams) -> lsp.Compl
         filter_text=word + result.text,
         sort_text="0",
         insert_text_format=lsp.InsertTextFormat.PlainText,
-        text_edit=lsp.TextEdit(
-            range=lsp.Range(start=start, end=params.position), new_text=word + result.text
-        ),
+        text_edit=lsp.TextEdit(range=lsp.Range(start=start, end=here), new_text=word + result.text),
     )
     return lsp.CompletionList(is_incomplete=True, items=[item])
 
@@ -566,7 +610,7 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
     current = None
-    if p.uri is not None:
+    if p.uri is not None and p.uri not in ls.private:  # a secret's text never enters a prompt
         doc = ls.open_document(p.uri)
         path = _doc_path(p.uri)
         rel = path.name if path else p.uri
@@ -609,6 +653,7 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
                 "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
                 "prompt_tokens": result.prompt_tokens,
                 "sources": len(result.sources),
+                "messages": result.messages,
             }
         )
     return result.to_json()
@@ -626,8 +671,15 @@ async def cmd_search(ls: LspAiServer, *args: Any) -> list[dict[str, Any]]:
     k = args[1] if len(args) > 1 else 8
     if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
         raise JsonRpcInvalidParams("lsp-ai.search: k must be a positive integer")
-    loop = asyncio.get_running_loop()
-    hits = await loop.run_in_executor(ls.index_pool, ls.svc.index.search, args[0], min(k, 100))
+    # While the background crawl runs (a first index, or one resuming after a crash) the
+    # answer comes from what it has committed so far, instead of after it.
+    crawling = ls.index_job is not None and not ls.index_job.done()
+    index = ls.svc.index
+
+    def search() -> list[SearchHit]:
+        return index.search(args[0], min(k, 100), build=not crawling)
+
+    hits = await asyncio.get_running_loop().run_in_executor(ls.search_pool, search)
     return [h.to_json() for h in hits]
 
 
@@ -670,7 +722,7 @@ def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeA
     the user picks (and clients without codeAction/resolve get them too).
     """
     r = params.range
-    if r.start == r.end:
+    if r.start == r.end or params.text_document.uri in ls.private:
         return []
     only = [str(getattr(k, "value", k)) for k in params.context.only or []]
     where = {
@@ -731,6 +783,7 @@ def _line_edit(doc: TextDocument, lines: list[str], e: LineEdit) -> lsp.TextEdit
 async def cmd_code_action(ls: LspAiServer, *args: Any) -> dict[str, Any]:
     action, uri, first, last = _parse_action_args(args)
     doc = ls.open_document(uri)
+    ls.refuse_private(uri)
     version, text = doc.version, doc.source
     path = _doc_path(uri)
     where = ls.svc.index.locate(path) if path else None

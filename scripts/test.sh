@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests exercise (ctags for the symbol table, Chromium for the VS Code chat
-# view). Installed only as root with apt available; elsewhere the tests that need them say how
+# view, strace for the no-network test). Installed only as root with apt available; elsewhere the tests that need them say how
 # to get them and skip.
 need_apt=()
 command -v ctags >/dev/null 2>&1 || need_apt+=(universal-ctags)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "== installing ${need_apt[*]}"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

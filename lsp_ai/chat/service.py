@@ -18,7 +18,7 @@ from lsp_ai.chat.prompt import CurrentFile, Snippet, build_prompt
 from lsp_ai.chat.session import SessionStore
 from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.index.hits import Retriever
-from lsp_ai.inference.base import GenerationParams, TextModel
+from lsp_ai.inference.base import ChatMessage, GenerationParams, TextModel
 from lsp_ai.inference.slots import ModelSlot
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ChatResult:
     sources: list[Source]
     timings_ms: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
+    messages: list[ChatMessage] = field(default_factory=list)  # the prompt, for traces
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,4 +160,6 @@ class ChatService:
             )
             for s in prompt.snippets
         ]
-        return ChatResult(session_id, content, sources, timings, prompt.tokens)
+        return ChatResult(
+            session_id, content, sources, timings, prompt.tokens, list(prompt.messages)
+        )

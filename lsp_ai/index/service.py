@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from platformdirs import user_cache_dir
 
 from lsp_ai.index.chunker import Chunk, chunk_file
-from lsp_ai.index.discover import FileFilter, language_for
+from lsp_ai.index.discover import FileFilter, is_secret, language_for
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
@@ -438,6 +438,20 @@ class IndexService:
             if real.is_relative_to(root):
                 return i, real.relative_to(root).as_posix()
         return None
+
+    def private_reason(self, path: Path) -> str | None:
+        """Why a document must stay out of every prompt: a secret, or a file git ignores.
+
+        The user's `index.exclude` patterns are left out on purpose: they keep noise out of
+        the index, they do not mark files private.
+        """
+        if is_secret(path.name):
+            return "a secret file"
+        where = self.locate(path)
+        if where is None:
+            return None
+        reason = FileFilter(self.roots[where[0]]).check(path)
+        return "a file git ignores" if reason == "ignored" else None
 
     def resolve(self, rel: str) -> Path:
         head, _, rest = rel.partition("/")

@@ -239,6 +239,8 @@ class LlamaCppModel:
     def _generate(
         self, tokens: list[int], params: GenerationParams, cancel: CancelToken
     ) -> Iterator[str]:
+        if not tokens:
+            return  # an empty prompt (a completion at the very start of a file, prefix-only)
         room = self.n_ctx - len(tokens)
         if room <= 0:
             raise ModelError(

@@ -82,10 +82,11 @@ async def lsp_session(
     editor: str = "visual_studio_code",
     init_options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> AsyncIterator[RecordingClient]:
-    """Start `python -m lsp_ai serve`, initialize it on `root`, and shut it down after."""
+    """Start `python -m lsp_ai serve` (or `command`), initialize it on `root`, shut it down."""
     config = ClientServerConfig(
-        server_command=SERVER_COMMAND,
+        server_command=command or SERVER_COMMAND,
         client_factory=make_client,
         server_env=isolated_env(home) | (env or {}),
     )
