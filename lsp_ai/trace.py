@@ -3,7 +3,8 @@
 LSP_AI_COMPLETION_TRACE=file records every completion request: the prompt, tokens evaluated
 and reused from the KV cache, model and server time, and why nothing was shown.
 LSP_AI_CHAT_TRACE=file records every chat: retrieval, prompt-building and model times, and
-the prompt (its size and its messages). Both stay on this machine like everything else, and are off unless set.
+the prompt (its size and its messages). Both stay on this machine like everything else, and
+are off unless set.
 """
 
 from __future__ import annotations

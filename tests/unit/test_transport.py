@@ -50,9 +50,7 @@ def test_garbage_then_messages_recovers_every_message(garbage: bytes, after: lis
 
 
 @given(msg=messages, extra=st.integers(1, 10_000))
-def test_a_content_length_too_large_loses_neither_message(
-    msg: list[Any], extra: int
-) -> None:
+def test_a_content_length_too_large_loses_neither_message(msg: list[Any], extra: int) -> None:
     first, second = json.dumps(msg[0]).encode(), encode({"jsonrpc": "2.0", "id": "next"})
     parser = FrameParser()
     events = parser.feed(b"Content-Length: %d\r\n\r\n" % (len(first) + extra) + first + second)
