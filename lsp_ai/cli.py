@@ -74,6 +74,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", help="check models, grammars, ctags and the index folder")
     s.add_argument("--root", default=".", type=Path)
+
+    s = sub.add_parser("trace", help="what became of recent completions and chats, and why")
+    s.add_argument("-n", type=int, default=10, help="how many past decisions (default 10)")
+    s.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
+    s.add_argument("--kind", choices=["completion", "chat"])
+    s.add_argument("--root", type=Path, help="only servers running on this workspace")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
     return p
 
 
@@ -358,6 +365,35 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from lsp_ai.decisions import decisions_path, explain, follow, read_decisions
+
+    path = decisions_path()
+    root = str(_root(args.root)) if args.root else None
+
+    def wanted(entry: dict[str, Any]) -> bool:
+        return (args.kind is None or entry["kind"] == args.kind) and (
+            root is None or entry.get("root") == root
+        )
+
+    def show(entry: dict[str, Any]) -> None:
+        print(json.dumps(entry) if args.json else explain(entry), flush=True)
+
+    past = [e for e in read_decisions(path) if wanted(e)]
+    if not past and not args.follow:
+        raise CliError(
+            f"no decisions in {path} yet; start `lsp-ai serve` from an editor and type, "
+            "or pass -f to wait for them"
+        )
+    for entry in past[-args.n :] if args.n > 0 else []:
+        show(entry)
+    if args.follow:
+        for entry in follow(path):
+            if wanted(entry):
+                show(entry)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "index": cmd_index,
@@ -366,6 +402,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "complete": cmd_complete,
     "models": cmd_models,
     "doctor": cmd_doctor,
+    "trace": cmd_trace,
 }
 
 

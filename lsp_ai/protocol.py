@@ -11,7 +11,9 @@ CMD_REINDEX = "lsp-ai.reindex"
 CMD_STATUS = "lsp-ai.status"
 # What a code action's command runs: args [action, uri, range]; applies its edit itself.
 CMD_CODE_ACTION = "lsp-ai.codeAction"
-COMMANDS = (CMD_SEARCH, CMD_REINDEX, CMD_STATUS, CMD_CODE_ACTION)
+# args [uri?]: the last completion (on that document) in plain words, also shown as a message.
+CMD_EXPLAIN = "lsp-ai.explainLastCompletion"
+COMMANDS = (CMD_SEARCH, CMD_REINDEX, CMD_STATUS, CMD_CODE_ACTION, CMD_EXPLAIN)
 CONFIG_SECTION = "lsp-ai"
 
 ProgressToken = int | str

@@ -36,6 +36,7 @@ from lsp_ai.completion.postprocess import has_line_comments
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
+from lsp_ai.decisions import DecisionLog, decisions_path, explain
 from lsp_ai.index.discover import language_for
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.watcher import WorkspaceWatcher
@@ -44,6 +45,7 @@ from lsp_ai.logs import CallbackHandler
 from lsp_ai.protocol import (
     CHAT,
     CMD_CODE_ACTION,
+    CMD_EXPLAIN,
     CMD_REINDEX,
     CMD_SEARCH,
     CMD_STATUS,
@@ -124,6 +126,7 @@ class LspAiServer(LanguageServer):
         self.private: dict[str, str] = {}
         self.trace = Trace.from_env(COMPLETION_ENV)
         self.chat_trace = Trace.from_env(CHAT_ENV)
+        self.decisions = DecisionLog()  # replaced on initialize by one that also writes a file
         self.index_job: asyncio.Future[Any] | None = None
         self.watcher: WorkspaceWatcher | None = None
 
@@ -319,6 +322,7 @@ async def on_initialize(ls: LspAiServer, params: lsp.InitializeParams) -> None:
     cfg, problems = load_config(roots[0], init_options=ls.init_options)
     ls.config = cfg
     ls.services = Services(cfg, roots)
+    ls.decisions = DecisionLog(str(roots[0]), decisions_path())
     for problem in [*problems, *ls.services.problems]:
         log.warning("configuration: %s", problem)
         ls.show(f"lsp-ai configuration: {problem}")
@@ -333,7 +337,10 @@ async def on_initialize(ls: LspAiServer, params: lsp.InitializeParams) -> None:
         )
         ls.post(lambda: ls.window_log_message(lsp.LogMessageParams(type=level, message=text)))
 
-    logging.getLogger("lsp_ai").addHandler(CallbackHandler(forward, logging.INFO))
+    # At debug level (LSP_AI_LOG_LEVEL=debug, --debug) every decision reaches the editor too.
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    level = logging.DEBUG if debug else logging.INFO
+    logging.getLogger("lsp_ai").addHandler(CallbackHandler(forward, level))
     log.info("lsp-ai %s serving %s", __version__, ", ".join(map(str, roots)))
 
 
@@ -468,18 +475,27 @@ async def _complete(
 ) -> CompletionResult | None:
     started = time.perf_counter()
     doc = ls.open_document(uri)
-    if uri in ls.private:
-        return None  # no suggestions in a secret: the text would go into the prompt
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
+    where = {"uri": uri, "line": pos.line, "character": pos.character, "invoked": invoked}
+    if (reason := ls.private.get(uri)) is not None:
+        # No suggestions in a secret: its text would go into the prompt.
+        _decided(ls, where, "private", started, reason=reason)
+        return None
     language = language_for(uri)
     req = CompletionRequest(doc.source, pos.line, pos.character, _doc_key(uri), language, invoked)
     await _join_speculation(ls, uri, doc.source, pos.line, pos.character)
     token = ls.latest.start(uri)  # a newer request on this document cancels older ones
-    outcome, result = "error", None
+    ran = False
+
+    def work(tok: CancelToken) -> CompletionResult:
+        nonlocal ran
+        tok.raise_if_cancelled()  # replaced while it queued: it never reaches the model
+        ran = True
+        return ls.svc.completion.complete(req, tok)
+
+    outcome, result, error = "error", None, ""
     try:
-        result = await ls.run_cancellable(
-            ls.completion_pool, lambda tok: ls.svc.completion.complete(req, tok), token
-        )
+        result = await ls.run_cancellable(ls.completion_pool, work, token)
         outcome = "shown" if result.text else "empty"
         if (
             result.text
@@ -495,28 +511,46 @@ async def _complete(
             ls.speculating[uri] = (target[0] + result.text, target[1], task)
         return result
     except Cancelled:
-        outcome = "superseded"
+        outcome = "superseded" if ran else "debounced"
         return None  # a newer request on this document answers instead
     except asyncio.CancelledError:
         outcome = "cancelled"  # $/cancelRequest: pygls answers RequestCancelled
         raise
     except ModelError as exc:
-        ls.show_now_and_then(str(exc), lsp.MessageType.Error)
+        error = str(exc)
+        outcome = "timeout" if "timed out" in error.lower() else "backend error"
+        ls.show_now_and_then(error, lsp.MessageType.Error)
         return None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         ls.latest.finish(uri, token)
-        if ls.trace is not None:
-            ms = (time.perf_counter() - started) * 1000
-            ls.trace.write(
-                completion_record(
-                    uri=uri,
-                    line=pos.line,
-                    character=pos.character,
-                    outcome=outcome,
-                    server_ms=ms,
-                    result=result,
-                )
-            )
+        _decided(ls, where, outcome, started, result, error=error)
+
+
+def _decided(
+    ls: LspAiServer,
+    where: dict[str, Any],
+    outcome: str,
+    started: float,
+    result: CompletionResult | None = None,
+    **extra: str,
+) -> None:
+    """Record what became of a completion request: the decision ring, and the opt-in trace."""
+    ms = (time.perf_counter() - started) * 1000
+    record = completion_record(
+        uri=where["uri"],
+        line=where["line"],
+        character=where["character"],
+        outcome=outcome,
+        server_ms=ms,
+        result=result,
+    )
+    if ls.trace is not None:
+        ls.trace.write(record)
+    record.pop("prompt", None)  # prompts stay in the opt-in trace only
+    ls.decisions.record("completion", {**record, "invoked": where["invoked"], **extra})
 
 
 async def _speculate(
@@ -634,28 +668,37 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
             ls.post(lambda: progress.report(work, lsp.WorkDoneProgressReport(message=message)))
 
     token = CancelToken()
+    started = time.perf_counter()
+    outcome = "failed"
     try:
         result = await ls.run_cancellable(
             ls.chat_pool, lambda tok: ls.svc.chat.chat(req, delta, tok, stage), token
         )
-    except Cancelled as exc:
+        outcome = "answered"
+    except (Cancelled, asyncio.CancelledError) as exc:
+        outcome = "cancelled"
         raise asyncio.CancelledError() from exc
     except ModelError as exc:
         ls.show_now_and_then(str(exc), lsp.MessageType.Error)  # editors may not show errors
+        ls.decisions.record("chat", {"outcome": "backend error", "error": str(exc)})
         raise JsonRpcInternalError(str(exc)) from exc
     finally:
         if work is not None:
             ls.post(lambda: progress.end(work, lsp.WorkDoneProgressEnd()))
+        if outcome == "cancelled":
+            ms = (time.perf_counter() - started) * 1000
+            ls.decisions.record("chat", {"outcome": "cancelled", "server_ms": round(ms, 3)})
+    record = {
+        "session": result.session_id,
+        "server_ms": round((time.perf_counter() - started) * 1000, 3),
+        "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
+        "prompt_tokens": result.prompt_tokens,
+        "sources": len(result.sources),
+        **result.retrieval,
+    }
     if ls.chat_trace is not None:
-        ls.chat_trace.write(
-            {
-                "session": result.session_id,
-                "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
-                "prompt_tokens": result.prompt_tokens,
-                "sources": len(result.sources),
-                "messages": result.messages,
-            }
-        )
+        ls.chat_trace.write({**record, "messages": result.messages})
+    ls.decisions.record("chat", {"outcome": "answered", **record})
     return result.to_json()
 
 
@@ -693,7 +736,26 @@ def cmd_reindex(ls: LspAiServer, *args: Any) -> dict[str, Any]:
 @server.command(CMD_STATUS)
 def cmd_status(ls: LspAiServer, *args: Any) -> dict[str, Any]:
     pending = len(ls.pending_changes) + int(ls.index_job is not None and not ls.index_job.done())
-    return ls.svc.status(pending)
+    recent = [
+        {"id": r["id"], "kind": r["kind"], "outcome": r["outcome"], "explanation": explain(r)}
+        for r in ls.decisions.recent(5)
+    ]
+    return {**ls.svc.status(pending), "recentDecisions": recent}
+
+
+@server.command(CMD_EXPLAIN)
+def cmd_explain(ls: LspAiServer, *args: Any) -> dict[str, Any]:
+    uri = args[0] if args else None
+    if uri is not None and not isinstance(uri, str):
+        raise JsonRpcInvalidParams(f"{CMD_EXPLAIN} takes [uri?]: uri must be a string")
+    entry = ls.decisions.last("completion", uri)
+    if entry is None:
+        text = "No completion has been requested" + (f" in {uri}" if uri else "") + " yet."
+    else:
+        text = explain(entry)
+    # Commands run from a palette show no result: the explanation also comes as a message.
+    ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Info, message=text))
+    return {"text": text, "decision": entry}
 
 
 # -- code actions ----------------------------------------------------------------------------

@@ -78,6 +78,7 @@ def completion_record(
             "generated_tokens": u.generated_tokens,
             "first_token_ms": round(u.first_token_ms, 3),
             "context_snippets": result.context_snippets,
+            "context": list(result.context_paths),
             "notes": result.notes,
             "stop": list(result.stop),
             "prompt": result.prompt,

@@ -61,6 +61,8 @@ class ChatResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     messages: list[ChatMessage] = field(default_factory=list)  # the prompt, for traces
+    # What retrieval found, what the prompt kept, what the token budget dropped: for traces.
+    retrieval: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +162,21 @@ class ChatService:
             )
             for s in prompt.snippets
         ]
+        kept = {(s.path, s.start_line) for s in prompt.snippets}
+        retrieval = {
+            "hits": [
+                {
+                    "path": h.path,
+                    "startLine": h.start_line,
+                    "endLine": h.end_line,
+                    "score": round(h.score, 4),
+                    "kept": (h.path, h.start_line) in kept,
+                }
+                for h in hits
+            ],
+            "dropped_snippets": prompt.dropped_snippets,
+            "dropped_turns": prompt.dropped_turns,
+        }
         return ChatResult(
-            session_id, content, sources, timings, prompt.tokens, list(prompt.messages)
+            session_id, content, sources, timings, prompt.tokens, list(prompt.messages), retrieval
         )

@@ -62,6 +62,7 @@ class CompletionResult:
     usage: Usage = field(default_factory=Usage)
     context_snippets: int = 0
     notes: list[str] = field(default_factory=list)
+    context_paths: tuple[str, ...] = ()  # the files the repository context came from
     stop: tuple[str, ...] = ()  # the stop strings the model ran with
 
 
@@ -206,10 +207,18 @@ class CompletionService:
             shape,
             open_brackets(ctx.prefix, req.language),
         )
-        notes = [] if text else [f"post-processing left nothing of {raw!r}"]
+        if not raw.strip():
+            notes = ["the model produced no text"]
+        elif not text:
+            notes = [f"post-processing left nothing of {raw[:80]!r}"]
+        elif len(text) < len(raw.rstrip()):
+            notes = [f"cut the model's {len(raw)} characters to {len(text)}"]
+        else:
+            notes = []
         usage = getattr(model, "last_usage", Usage())
+        paths = tuple(dict.fromkeys(s.path for s in snippets))
         return CompletionResult(
-            text, prompt, model_ms, layout.name, usage, len(snippets), notes, stops
+            text, prompt, model_ms, layout.name, usage, len(snippets), notes, stops, paths
         )
 
     def _display_path(self, path: str) -> str:
