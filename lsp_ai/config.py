@@ -55,6 +55,7 @@ def _one_of(*options: str) -> _Rule:
 
 
 _POSITIVE = _Rule("a positive integer", lambda v: _is_int(v) and v > 0)
+_NON_NEGATIVE = _Rule("a non-negative integer", lambda v: _is_int(v) and v >= 0)
 _THREADS = _Rule("a non-negative integer (0 means auto)", lambda v: _is_int(v) and v >= 0)
 _GPU_LAYERS = _Rule("an integer >= -1 (-1 means all layers)", lambda v: _is_int(v) and v >= -1)
 _TEMPERATURE = _Rule("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
@@ -181,6 +182,20 @@ class ChatConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourcesConfig:
+    """The resource governor (lsp_ai/governor.py): what the assistant may take from the machine."""
+
+    # Resident memory the server keeps within by releasing heap, emptying caches, shrinking
+    # embedding batches and unloading idle models; 0 means no budget.
+    max_rss_mb: int = _key(0, _NON_NEGATIVE)
+    # Chat and embedding models unused this long are unloaded (and load again when needed);
+    # 0 keeps them. The completion model always stays: keystroke latency is the product.
+    unload_after_s: int = _key(900, _NON_NEGATIVE)
+    # Indexing waits while a completion request or an edit came within this many ms.
+    quiet_ms: int = _key(800, _NON_NEGATIVE)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; ``Config()`` is the built-in defaults."""
 
@@ -188,6 +203,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

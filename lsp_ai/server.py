@@ -37,6 +37,7 @@ from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
 from lsp_ai.decisions import DecisionLog, decisions_path, explain
+from lsp_ai.governor import release_heap
 from lsp_ai.index.discover import language_for
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.watcher import WorkspaceWatcher
@@ -285,6 +286,7 @@ class LspAiServer(LanguageServer):
                 self.index_pool, lambda: svc.index.build(report, stop)
             )
             message = "indexing cancelled" if stop.is_set() else f"{count} files indexed"
+            release_heap()  # a crawl leaves ~1 GB of freed heap that glibc would keep
             self.watch(svc)
         except OSError as exc:  # a read-only index folder, a full disk: the message says the fix
             message = f"indexing failed: {exc}"
@@ -350,6 +352,7 @@ async def on_initialized(ls: LspAiServer, params: lsp.InitializedParams) -> None
     # The embedder too: every search and chat needs it for the query, even when the index
     # itself re-opened without it.
     ls.svc.warm("completion", "chat", "embedding")
+    ls.svc.governor.start()
     ls.start_indexing()
     caps = ls.client_capabilities.workspace
     if caps and caps.configuration:
@@ -396,6 +399,7 @@ def on_shutdown(ls: LspAiServer, params: None) -> None:
     for pool in (ls.completion_pool, ls.chat_pool, ls.index_pool, ls.search_pool):
         pool.shutdown(wait=False, cancel_futures=True)
     if ls.services is not None:
+        ls.services.governor.stop()
         ls.services.close()
 
 
@@ -442,6 +446,7 @@ def on_change(ls: LspAiServer, params: lsp.DidChangeTextDocumentParams) -> None:
         return
     if (handle := ls.pending_changes.pop(uri, None)) is not None:
         handle.cancel()
+    ls.svc.activity.touch()
     for change in params.content_changes:
         if isinstance(change, lsp.TextDocumentContentChangePartial):
             ls.edited_line[uri] = change.range.start.line
@@ -485,6 +490,7 @@ async def _complete(
     req = CompletionRequest(doc.source, pos.line, pos.character, _doc_key(uri), language, invoked)
     await _join_speculation(ls, uri, doc.source, pos.line, pos.character)
     token = ls.latest.start(uri)  # a newer request on this document cancels older ones
+    ls.svc.activity.touch()  # the user is typing: background indexing waits
     ran = False
 
     def work(tok: CancelToken) -> CompletionResult:

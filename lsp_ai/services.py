@@ -20,6 +20,7 @@ from lsp_ai.completion.repo_context import RecentWindows, RepoContext
 from lsp_ai.completion.service import CompletionService
 from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
+from lsp_ai.governor import Activity, Budget, Governor, Pacer, release_heap, role_threads
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.rerank import make_reranker
 from lsp_ai.index.service import IndexService
@@ -28,6 +29,8 @@ from lsp_ai.inference.factory import embedder_factory, embedder_name, text_model
 from lsp_ai.inference.slots import ModelSlot
 
 T = TypeVar("T")
+# Over the memory budget, a model unused this long is unloaded (one in use never is).
+BUDGET_IDLE_S = 10.0
 log = logging.getLogger(__name__)
 
 # No default path may reach the network: the embedded models are on disk.
@@ -59,6 +62,22 @@ class Services:
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
         self.gate = Gate()
         self.config = config
+        res = config.resources
+        self.activity = Activity(res.quiet_ms)  # when the user last typed
+        self.governor = Governor(
+            max_rss_mb=res.max_rss_mb,
+            unload_after_s=res.unload_after_s,
+            idle_unloaders=self._unload_idle,
+            budget=Budget(
+                release_heap,
+                self._drop_caches,
+                # Least needed first; the completion model stays (keystroke latency).
+                [
+                    ("chat", lambda: self.slots.chat.unload(BUDGET_IDLE_S)),
+                    ("embedding", lambda: self.slots.embedding.unload(BUDGET_IDLE_S)),
+                ],
+            ),
+        )
         self.problems: list[str] = []  # set-up trouble to show the user, by config key
         self.slots = _slots(config)
         # Outlives config reloads: which files the user visited is not configuration.
@@ -77,7 +96,19 @@ class Services:
             exclude=cfg.index.exclude,
             max_file_bytes=cfg.index.max_file_bytes,
             db_path=cfg.index.db_path,
+            pacer=Pacer(self._background_pause, lambda: self.governor.embed_batch),
         )
+
+    def _background_pause(self) -> None:
+        """Before each slice of background embedding: no completion running, none lately."""
+        self.gate.wait_clear()
+        self.activity.wait_quiet()
+
+    def _unload_idle(self, idle_s: float) -> list[str]:
+        return [r for r in ("chat", "embedding") if getattr(self.slots, r).unload(idle_s)]
+
+    def _drop_caches(self) -> None:
+        self.completion.drop_caches()
 
     def _reranker(self, cfg: Config) -> Callable[[str, list[SearchHit]], list[SearchHit]] | None:
         """The optional cross-encoder; a bad reranker setting disables it with a warning."""
@@ -118,12 +149,12 @@ class Services:
         )
 
     def after_completions(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn` once no completion is generating.
+        """Run `fn` once no completion is generating and the user has paused typing.
 
         On two cores, re-embedding a file while the user waits for ghost text slows the
         model down for as long as both run.
         """
-        self.gate.wait_clear()
+        self._background_pause()
         return fn(*args)
 
     def _make_actions(self, cfg: Config) -> CodeActions:
@@ -139,6 +170,14 @@ class Services:
         """Swap in a new configuration; reload only the model roles whose section changed."""
         old, self.config = self.config, new
         changed = []
+        if old.resources != new.resources:
+            res = new.resources
+            self.activity.quiet_s = res.quiet_ms / 1000
+            self.governor.max_rss_mb, self.governor.unload_after_s = (
+                res.max_rss_mb,
+                res.unload_after_s,
+            )
+            changed.append("resources")
         for role in ("completion", "chat", "embedding"):
             if getattr(old.models, role) != getattr(new.models, role):
                 # The old model is not closed here: a generation in another thread may still
@@ -180,7 +219,18 @@ class Services:
         return out
 
     def status(self, pending: int = 0) -> dict[str, Any]:
-        return {**self.index.stats(), "pending": pending, "models": self.models_status()}
+        resources = self.governor.status()
+        resources["threads"] = {
+            role: getattr(self.config.models, role).n_threads or role_threads(role)
+            for role in ("completion", "chat", "embedding")
+        }
+        resources["typingWaitS"] = round(self.activity.waited_s, 1)
+        return {
+            **self.index.stats(),
+            "pending": pending,
+            "models": self.models_status(),
+            "resources": resources,
+        }
 
     def close(self) -> None:
         self.index.close()

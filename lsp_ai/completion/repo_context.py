@@ -123,6 +123,9 @@ class RepoContext:
         self._blocks: OrderedDict[str, _Block] = OrderedDict()
         self._documents = documents
 
+    def drop_caches(self) -> None:
+        self._blocks = OrderedDict()
+
     def snippets(self, path: str, text: str, line: int, budget_tokens: int) -> list[Snippet]:
         """Context for a cursor on `line` of the document at `path` (a file system path).
 

@@ -97,6 +97,12 @@ class CompletionService:
         self._repo_name = repo_name
         self._docs: OrderedDict[str, _Document] = OrderedDict()
 
+    def drop_caches(self) -> None:
+        """Forget per-document state (memory pressure); rebinding is safe across threads."""
+        self._docs = OrderedDict()
+        if self._context is not None:
+            self._context.drop_caches()
+
     def _doc(self, key: str) -> _Document:
         doc = self._docs.pop(key, None) or _Document()
         self._docs[key] = doc

@@ -29,6 +29,7 @@ from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executab
 from lsp_ai.inference.base import Embedder
 
 if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
+    from lsp_ai.governor import Pacer
     from lsp_ai.index.store import ChunkStore, FileState, StoredHit
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,12 @@ class LazyEmbedder:
     (loading torch and MiniLM costs ~10 s).
     """
 
-    def __init__(self, load: Callable[[], Embedder], expected_name: str | None) -> None:
+    def __init__(
+        self, load: Callable[[], Embedder], expected_name: str | None, pacer: Pacer | None = None
+    ) -> None:
         self._load = load
         self._expected_name = expected_name
+        self._pacer = pacer
 
     def identity(self, db_dir: Path) -> tuple[str, int]:
         try:
@@ -111,7 +115,30 @@ class LazyEmbedder:
         return model.name, model.dimension
 
     def embed(self, texts: list[str], kind: Literal["query", "document"]) -> list[list[float]]:
-        return self._load().embed(texts, kind) if texts else []
+        if not texts:
+            return []
+        if kind == "query" or self._pacer is None:
+            return self._load().embed(texts, kind)
+        return self._paced(texts)
+
+    def _paced(self, texts: list[str]) -> list[list[float]]:
+        """Documents in slices, with a pause for typing before each one.
+
+        A slice of the texts sorted by length wastes as little padding as one big call did;
+        its size is the governor's (smaller when memory is short).
+        """
+        assert self._pacer is not None
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        start = 0
+        while start < len(order):
+            self._pacer.pause()
+            part = order[start : start + self._pacer.batch()]
+            vectors = self._load().embed([texts[i] for i in part], "document")
+            for i, vec in zip(part, vectors, strict=True):
+                out[i] = vec
+            start += len(part)
+        return out
 
 
 class RootIndex:
@@ -358,9 +385,10 @@ class IndexService:
         db_path: str = "",
         rerank: Callable[[str, list[SearchHit]], list[SearchHit]] | None = None,
         use_ctags: bool = True,
+        pacer: Pacer | None = None,
     ) -> None:
         self.roots = [r.resolve() for r in roots]
-        self._embedder = LazyEmbedder(embedder, embedder_name)
+        self._embedder = LazyEmbedder(embedder, embedder_name, pacer)
         self._exclude = tuple(exclude)
         self._max_file_bytes = max_file_bytes
         self._db_path = db_path

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lsp_ai.governor import role_threads
 from lsp_ai.inference.base import Embedder, ModelError, TextModel
 from lsp_ai.inference.discovery import embedded_embedding_dir, resolve_gguf
 
@@ -34,7 +35,7 @@ def text_model_factory(role: str, cfg: Any, paths: Sequence[str] = ()) -> Callab
             role=role,
             n_ctx=cfg.n_ctx,
             n_gpu_layers=cfg.n_gpu_layers,
-            n_threads=cfg.n_threads,
+            n_threads=cfg.n_threads or role_threads(role),
             kv_cache_type=cfg.kv_cache_type,
         )
 
@@ -64,7 +65,7 @@ def embedder_factory(cfg: Any, paths: Sequence[str] = ()) -> Callable[[], Embedd
                 resolve_gguf(cfg.model, "models.embedding.model", paths),
                 n_ctx=cfg.n_ctx,
                 n_gpu_layers=cfg.n_gpu_layers,
-                n_threads=cfg.n_threads,
+                n_threads=cfg.n_threads or role_threads("embedding"),
                 query_prefix=cfg.query_prefix,
                 document_prefix=cfg.document_prefix,
             )
@@ -95,7 +96,7 @@ def embedder_factory(cfg: Any, paths: Sequence[str] = ()) -> Callable[[], Embedd
             folder,
             query_prefix=cfg.query_prefix,
             document_prefix=cfg.document_prefix,
-            n_threads=cfg.n_threads,
+            n_threads=cfg.n_threads or role_threads("embedding"),
         )
 
     return load

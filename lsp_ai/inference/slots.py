@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -27,6 +28,8 @@ class ModelSlot(Generic[T]):
         self._thread: threading.Thread | None = None
         self._model: T | None = None
         self._error: ModelError | None = None
+        self.last_used = time.monotonic()
+        self.unloads = 0
 
     @property
     def state(self) -> str:
@@ -64,6 +67,7 @@ class ModelSlot(Generic[T]):
 
     def get(self, timeout: float | None = None) -> T:
         """The loaded model; raises ModelError if loading failed or timed out."""
+        self.last_used = time.monotonic()
         self.warm()
         if not self._done.wait(timeout):
             raise ModelError(f"models.{self.role}: still loading")
@@ -75,9 +79,30 @@ class ModelSlot(Generic[T]):
         """The model if it is already loaded, without waiting."""
         return self._model
 
+    def unload(self, idle_s: float = 0.0) -> bool:
+        """Free the model if unused for `idle_s`; the next `get()` loads it again.
+
+        A caller still holding the model keeps a working reference: llama.cpp's close waits
+        for a generation in flight, and the other backends are freed by the collector.
+        """
+        with self._lock:
+            model = self._model
+            if model is None or time.monotonic() - self.last_used < idle_s:
+                return False
+            self._model, self._thread = None, None
+            self._done.clear()
+            self.unloads += 1
+        self._close(model)
+        log.info("%s model unloaded (idle %.0f s)", self.role, time.monotonic() - self.last_used)
+        return True
+
     def close(self) -> None:
         model, self._model = self._model, None
-        if model is not None and hasattr(model, "close"):
+        if model is not None:
+            self._close(model)
+
+    def _close(self, model: T) -> None:
+        if hasattr(model, "close"):
             try:
                 model.close()
             except Exception:

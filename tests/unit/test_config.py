@@ -246,7 +246,7 @@ def test_config_to_dict_is_plain() -> None:
     out = config_to_dict(cfg)
     assert out["index"] == {"db_path": "", "exclude": ["*.min.js"], "max_file_bytes": 1_000_000}
     assert out["models"]["completion"]["n_ctx"] == 2048
-    assert set(out) == {"models", "index", "completion", "chat"}
+    assert set(out) == {"models", "index", "completion", "chat", "resources"}
 
 
 def test_exclude_validation() -> None:

@@ -28,3 +28,22 @@ end, { desc = "Stop the lsp-ai answer being generated" })
 vim.api.nvim_create_user_command("LspAiChatNew", function()
   require("lsp_ai.chat").new_session()
 end, { desc = "Start a new lsp-ai conversation" })
+
+vim.api.nvim_create_user_command("LspAiExplain", function()
+  local client = require("lsp_ai").client()
+  if not client then
+    vim.notify("lsp-ai is not running in this buffer", vim.log.levels.WARN)
+    return
+  end
+  -- The server answers with the explanation and also shows it as a message.
+  client:request("workspace/executeCommand", {
+    command = "lsp-ai.explainLastCompletion",
+    arguments = { vim.uri_from_bufnr(0) },
+  }, function(err, result)
+    if err then
+      vim.notify("lsp-ai: " .. err.message, vim.log.levels.ERROR)
+    elseif result then
+      vim.notify(result.text, vim.log.levels.INFO)
+    end
+  end, 0)
+end, { desc = "Why lsp-ai showed this suggestion, or none, at the last completion here" })

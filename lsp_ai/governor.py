@@ -1,0 +1,197 @@
+"""The resource governor: the assistant must not compete with the editor or with typing.
+
+- Background work (indexing, re-embedding) waits while the user is typing: any completion
+  request or edit in the last `resources.quiet_ms` counts as typing.
+- Thread counts per role come from the cores this process may use.
+- Idle models are unloaded after `resources.unload_after_s` and load again when asked for.
+- `resources.max_rss_mb`: when the process grows past it, freed heap goes back to the
+  system, caches are emptied, embedding batches shrink, and idle models are unloaded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+TICK_S = 5.0  # how often memory and idle models are checked
+MIN_EMBED_BATCH = 4
+MAX_EMBED_BATCH = 32
+
+
+def cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def role_threads(role: str, n: int | None = None) -> int:
+    """Threads for a role whose `n_threads` is 0 (auto).
+
+    Completion and chat take every core: a keystroke waits on the one, and the other pauses
+    for completions anyway. Embedding is background work: from 4 cores up it leaves half of
+    them to the editor and the completion model.
+    """
+    n = n or cores()
+    return max(1, n // 2) if role == "embedding" and n >= 4 else n
+
+
+def rss_mb() -> float:
+    """This process's resident memory, from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def release_heap() -> bool:
+    """Give freed heap back to the system (glibc keeps it otherwise: ~1 GB after a big crawl)."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+class Activity:
+    """When the user last typed; background work asks it for a quiet moment."""
+
+    def __init__(self, quiet_ms: int) -> None:
+        self.quiet_s = quiet_ms / 1000
+        self._last = float("-inf")
+        self.waited_s = 0.0  # total time background work spent waiting, for status
+
+    def touch(self) -> None:
+        self._last = time.monotonic()
+
+    def typing(self) -> bool:
+        return time.monotonic() - self._last < self.quiet_s
+
+    def wait_quiet(self, stop: threading.Event | None = None) -> None:
+        """Block while the user types (or until `stop`)."""
+        started = time.monotonic()
+        while (left := self._last + self.quiet_s - time.monotonic()) > 0:
+            if stop is not None and stop.is_set():
+                break
+            time.sleep(min(left, 0.05))
+        self.waited_s += time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Pacer:
+    """How background embedding runs: `pause()` before each slice of `batch()` texts."""
+
+    pause: Callable[[], None]
+    batch: Callable[[], int]
+
+
+@dataclass
+class Budget:
+    """What the governor may do to stay within `max_rss_mb`."""
+
+    release_heap: Callable[[], bool]
+    shrink_caches: Callable[[], None]
+    unloadable: Sequence[tuple[str, Callable[[], bool]]]  # (role, unload), least needed first
+
+
+class Governor:
+    """A daemon thread that keeps memory within budget and unloads idle models."""
+
+    def __init__(
+        self,
+        *,
+        max_rss_mb: int,
+        unload_after_s: float,
+        idle_unloaders: Callable[[float], list[str]],
+        budget: Budget,
+    ) -> None:
+        self.max_rss_mb = max_rss_mb
+        self.unload_after_s = unload_after_s
+        self._idle_unloaders = idle_unloaders
+        self._budget = budget
+        self.embed_batch = MAX_EMBED_BATCH
+        self.actions: deque[str] = deque(maxlen=10)
+        self.peak_mb = 0.0
+        self._settled_mb = 0.0  # where the last enforcement left it: not redone until growth
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="governor", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _interval(self) -> float:
+        """Checks come at least twice per idle period, so unloading is on time."""
+        if self.unload_after_s > 0:
+            return max(0.5, min(TICK_S, self.unload_after_s / 2))
+        return TICK_S
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval()):
+            try:
+                self.tick()
+            except Exception:  # the governor must never take the server down
+                log.exception("resource governor tick failed")
+
+    def _did(self, what: str) -> None:
+        self.actions.append(f"{time.strftime('%H:%M:%S')} {what}")
+        log.info("resources: %s", what)
+
+    def tick(self) -> None:
+        if self.unload_after_s > 0:
+            for role in self._idle_unloaders(self.unload_after_s):
+                self._did(f"unloaded the idle {role} model")
+        now = rss_mb()
+        self.peak_mb = max(self.peak_mb, now)
+        over = self.max_rss_mb > 0 and now > self.max_rss_mb
+        if over and now > self._settled_mb * 1.05:  # what could be done was done; wait for growth
+            self.enforce(now)
+
+    def enforce(self, now: float) -> None:
+        """Step by step, cheapest first, until under budget."""
+        self._budget.release_heap()
+        self._budget.shrink_caches()
+        if self.embed_batch > MIN_EMBED_BATCH:
+            self.embed_batch = max(MIN_EMBED_BATCH, self.embed_batch // 2)
+        after = rss_mb()
+        self._did(
+            f"over budget ({now:.0f} > {self.max_rss_mb} MB): released heap, emptied caches, "
+            f"embedding batch {self.embed_batch}; now {after:.0f} MB"
+        )
+        for role, unload in self._budget.unloadable:
+            if after <= self.max_rss_mb:
+                break
+            if unload():
+                self._budget.release_heap()
+                after = rss_mb()
+                self._did(f"unloaded the {role} model to stay within budget; now {after:.0f} MB")
+        self._settled_mb = after
+
+    def status(self) -> dict[str, object]:
+        now = rss_mb()
+        return {
+            "rssMb": round(now),
+            "peakRssMb": round(max(self.peak_mb, now)),
+            "maxRssMb": self.max_rss_mb,
+            "overBudget": self.max_rss_mb > 0 and now > self.max_rss_mb,
+            "unloadAfterS": self.unload_after_s,
+            "embedBatch": self.embed_batch,
+            "actions": list(self.actions),
+        }
