@@ -171,9 +171,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         )
     print(
         f"indexed {count} files, {stats['chunks']} chunks in {took:.1f}s "
-        f"({svc.index.skipped} skipped{detail})"
+        f"({_skipped_summary(svc.index)}{detail})"
     )
     return 0
+
+
+def _skipped_summary(index: Any) -> str:
+    """`5 skipped: 3 binary, 2 symlink loop`; `-v` logs every skipped file with its reason."""
+    kinds = index.skipped_kinds()
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    return f"{index.skipped} skipped" + (f": {listed}" if listed else "")
 
 
 def cmd_search(args: argparse.Namespace) -> int:

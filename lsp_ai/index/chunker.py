@@ -110,8 +110,9 @@ def chunk_file(path: str, text: str, language: str) -> FileChunks:
     if spec is not None:
         try:
             result = _chunk_syntax(path, text, language, spec)
-        except Exception:  # a grammar quirk on one odd file must not abort indexing
-            log.debug("syntax chunking failed for %s; using line windows", path, exc_info=True)
+        except Exception as exc:  # a grammar quirk on one odd file must not abort indexing
+            log.info("%s: syntax chunking failed (%r); indexed as line windows", path, exc)
+            log.debug("syntax chunking failure in %s", path, exc_info=True)
             result = None
         if result is not None:
             return result
@@ -200,6 +201,7 @@ def _chunk_syntax(path: str, text: str, language: str, spec: LanguageSpec) -> Fi
     tree = tools.parser.parse(data)
     captures = QueryCursor(tools.query).captures(tree.root_node)
     if _mostly_errors(captures.get("error", []), len(lines)):
+        log.info("%s: mostly syntax errors; indexed as line windows", path)
         return None
     blank = [not line.strip() for line in lines]
     comment = _comment_lines(captures.get("comment", []), len(lines), data)

@@ -8,14 +8,19 @@ workspace.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
+import logging
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pathspec
+
+log = logging.getLogger(__name__)
 
 #: Directories that are never worth indexing: VCS metadata, dependencies, build output and
 #: tool caches. They are skipped even when no ignore file mentions them, because a fresh
@@ -116,6 +121,22 @@ BINARY_SNIFF_BYTES = 8192
 #: The skipped list is a diagnostic, not a log: a workspace with a million ignored files
 #: must not keep a million records in memory.
 MAX_SKIPPED_RECORDS = 1000
+
+#: Reasons that are policy rather than trouble: logged at debug level only, since a large
+#: repository has thousands of them and they say nothing the user does not already know.
+ROUTINE_REASONS: frozenset[str] = frozenset(
+    {
+        "secret",
+        "ignored",
+        "always-skipped directory",
+        "lockfile or generated file",
+        "directory symlink (not followed)",
+    }
+)
+
+#: Paths travel as UTF-8 text (the index, search hits, LSP messages); a name with bytes that
+#: are not UTF-8 has no faithful form there, and one such name must not stop the crawl.
+NOT_UTF8_NAME = "name is not valid UTF-8"
 
 _IGNORE_FILE_NAMES: tuple[str, ...] = (".gitignore", ".ignore")
 
@@ -220,6 +241,61 @@ def read_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
+class NotIndexable(Exception):
+    """A listed file that breaks a rule by the time it is read; the message is the reason."""
+
+
+def read_source(path: Path, max_bytes: int) -> bytes:
+    """Read a listed file for indexing, checking again what the walk checked when listing it.
+
+    Between listing and reading, a file can be replaced: by a FIFO (a plain read would block
+    for ever), a directory, a file over the size limit or a binary one. The checks run on the
+    open descriptor, so they describe the bytes actually read. Raises OSError when the file
+    cannot be read, NotIndexable when it may not be indexed.
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotIndexable("not a regular file")
+        if st.st_size > max_bytes:
+            raise NotIndexable(too_large(st.st_size, max_bytes))
+        data = handle.read(max_bytes + 1)  # one byte more tells a file that grew since
+    if len(data) > max_bytes:
+        raise NotIndexable(too_large(len(data), max_bytes))
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        raise NotIndexable("binary")
+    return data
+
+
+def too_large(size: int, limit: int) -> str:
+    """The skip reason of a file over `index.max_file_bytes`, naming the setting to change."""
+    return f"larger than index.max_file_bytes ({size} > {limit} bytes)"
+
+
+def reason_kind(reason: str) -> str:
+    """A skip reason without its details, for counting: "unreadable: ..." -> "unreadable"."""
+    return reason.split(":", 1)[0].split(" (", 1)[0]
+
+
+def printable(rel: str) -> str:
+    r"""A path safe to log and print: name bytes that are not UTF-8 shown as `\xff`."""
+    try:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate no file name byte produced: show it escaped
+        return rel.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_utf8(name: str) -> bool:
+    """Tell whether a file name decoded cleanly (no undecodable bytes smuggled in)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_within(path: str, ancestor: str) -> bool:
     """Tell whether `path` is `ancestor` or lies below it (both absolute and normalised)."""
     return path == ancestor or path.startswith(ancestor.rstrip(os.sep) + os.sep)
@@ -265,6 +341,7 @@ class FileFilter:
         self._spec_cache: dict[str, tuple[tuple[object, ...], pathspec.GitIgnoreSpec]] = {}
         self.skipped: list[SkippedFile] = []
         self.skipped_count = 0
+        self.skipped_kinds: Counter[str] = Counter()  # reason_kind -> count, for summaries
 
     # ----------------------------------------------------------------- public API
 
@@ -277,6 +354,7 @@ class FileFilter:
         """
         self.skipped = []
         self.skipped_count = 0
+        self.skipped_kinds = Counter()
         # A stack of (rel, chain) entries; children are pushed in reverse sorted order so
         # popping yields a depth-first walk in sorted rel-path order, lazily.
         stack: list[tuple[str, bool, _Chain]] = [("", True, ())]
@@ -352,17 +430,27 @@ class FileFilter:
             return None
         return DiscoveredFile(path=path, rel=rel, size=size)
 
+    def record_skip(self, rel: str, reason: str) -> None:
+        """Count and log a listed file the indexer gave up on when it came to read it."""
+        self._skip(rel, reason)
+
     def _skip(self, rel: str, reason: str) -> None:
-        """Record a skipped path, keeping only the first MAX_SKIPPED_RECORDS of them."""
+        """Log and record a skipped path, keeping only the first MAX_SKIPPED_RECORDS of them."""
+        shown = printable(rel)
+        level = logging.DEBUG if reason in ROUTINE_REASONS else logging.INFO
+        log.log(level, "skipped %s: %s", shown, reason)
         self.skipped_count += 1
+        self.skipped_kinds[reason_kind(reason)] += 1
         if len(self.skipped) < MAX_SKIPPED_RECORDS:
-            self.skipped.append(SkippedFile(rel=rel, reason=reason))
+            self.skipped.append(SkippedFile(rel=shown, reason=reason))
 
     # ----------------------------------------------------------------- rules
 
     def _dir_reason(self, rel: str, chain: _Chain) -> str | None:
         """Why a real (non-symlink) directory is not descended, or None to descend it."""
         name = rel.rsplit("/", 1)[-1]
+        if not _is_utf8(name):
+            return NOT_UTF8_NAME
         if is_always_skipped_dir(name):
             return "always-skipped directory"
         if self._is_ignored(rel, chain, is_dir=True):
@@ -378,6 +466,8 @@ class FileFilter:
 
     def _entry_reason(self, rel: str, chain: _Chain) -> str | None:
         """Why one directory entry is not an indexable file, or None if it is one."""
+        if not _is_utf8(rel.rsplit("/", 1)[-1]):
+            return NOT_UTF8_NAME
         path = self._abs(rel)
         try:
             st = path.lstat()
@@ -399,7 +489,7 @@ class FileFilter:
                 return "symlink loop"
             return "directory symlink (not followed)"
         if not os.path.exists(target):
-            return "unreadable: broken symlink"
+            return "symlink loop" if _is_symlink_loop(path) else "unreadable: broken symlink"
         if not _is_within(target, self._real_root):
             return "symlink outside workspace"
         return None
@@ -421,9 +511,8 @@ class FileFilter:
             return f"unreadable: {exc.strerror or exc}"
         if not stat.S_ISREG(st.st_mode):
             return "not a regular file"  # FIFOs and devices would block or never end
-        limit = self.max_file_bytes
-        if st.st_size > limit:
-            return f"larger than index.max_file_bytes ({st.st_size} > {limit} bytes)"
+        if st.st_size > self.max_file_bytes:
+            return too_large(st.st_size, self.max_file_bytes)
         return _sniff_binary(path)
 
     # ----------------------------------------------------------------- ignore files
@@ -509,6 +598,15 @@ def _entry_is_dir(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir(follow_symlinks=False)
     except OSError:
         return False
+
+
+def _is_symlink_loop(path: Path) -> bool:
+    """Tell whether resolving a symlink runs in circles (`self -> self`, `a -> b -> a`)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _sniff_binary(path: Path) -> str | None:

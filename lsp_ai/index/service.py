@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from platformdirs import user_cache_dir
 
 from lsp_ai.index.chunker import Chunk, chunk_file
-from lsp_ai.index.discover import FileFilter, is_secret, language_for
+from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, language_for, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
@@ -69,6 +70,7 @@ class _Prepared:
     chunks: list[Chunk]
     symbols: list[Symbol]
     calls: list[ChunkCalls]
+    indexed: bool = False  # the store already holds these chunks: only the symbols are stale
 
 
 def _symbols_of(
@@ -157,8 +159,11 @@ class RootIndex:
         self.db_dir = db_dir
         self.embedder = embedder
         self.filter = FileFilter(root, exclude, max_file_bytes)
-        from lsp_ai.index.store import ChunkStore
+        from lsp_ai.index.store import ChunkStore, prepare_db_dir
 
+        # Before the embedder: an unusable index folder is reported at once, not after
+        # seconds of loading a model only to learn its dimension.
+        prepare_db_dir(db_dir)
         name, dimension = embedder.identity(db_dir)
         self.store: ChunkStore = ChunkStore(db_dir, name, dimension)
         self.symbols = self._load_symbols()
@@ -201,15 +206,21 @@ class RootIndex:
             gone = [p for p in known if p not in on_disk]
             if gone:
                 self.store.remove_files(gone)
-                for rel in gone:
-                    self.symbols.remove_file(rel)
                 stats.removed = len(gone)
+            # Not only `gone`: a crash after the store dropped a file but before the symbol
+            # table was saved leaves the table with entries the manifest no longer has.
+            for rel in self.symbols.paths() - on_disk:
+                self.symbols.remove_file(rel)
             batch: list[_Prepared] = []
             for n, f in enumerate(files, 1):
                 if cancel is not None and cancel.is_set():
                     break
                 state = known.get(f.rel)
-                needs_symbols = state is not None and not self.symbols.has_file(f.rel)
+                # Symbols derived from other content than the store holds were saved before
+                # a crash (or never): they are re-derived even though the chunks are current.
+                needs_symbols = (
+                    state is not None and self.symbols.source_hash(f.rel) != state.file_hash
+                )
                 prepared = self._prepare(f.path, f.rel, state, stats, symbols_only=needs_symbols)
                 if prepared is not None:
                     batch.append(prepared)
@@ -235,7 +246,7 @@ class RootIndex:
         try:
             st = path.stat()
         except OSError as exc:  # deleted between listing and reading
-            log.info("skipped %s: %s", rel, exc)
+            self._give_up(rel, state, f"unreadable: {exc.strerror or exc}")
             return None
         fresh = (
             state is not None
@@ -246,9 +257,12 @@ class RootIndex:
         if fresh and not symbols_only:
             return None
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            log.info("skipped %s: %s", rel, exc)
+            data = read_source(path, self.filter.max_file_bytes)
+        except NotIndexable as exc:  # replaced since it was listed: a FIFO, too large, binary
+            self._give_up(rel, state, str(exc))
+            return None
+        except OSError as exc:  # deleted, or replaced by a directory
+            self._give_up(rel, state, f"unreadable: {exc.strerror or exc}")
             return None
         file_hash = hashlib.sha256(data).hexdigest()
         same = state is not None and state.file_hash == file_hash
@@ -257,18 +271,29 @@ class RootIndex:
             rel, data.decode("utf-8", "replace"), language_for(rel)
         )
         stats.parse_s += time.perf_counter() - started
-        if same:
-            # Content unchanged (a touch, or a symbol table to rebuild): no new vectors needed.
-            self.symbols.set_file(rel, symbols, calls)
-            if fresh:
-                return None
+        if same and fresh:
+            # Only the symbol table is behind; _commit sets it (with ctags), writes no chunks.
+            return _Prepared(
+                rel, file_hash, st.st_size, st.st_mtime_ns, chunks, symbols, calls, indexed=True
+            )
         stats.changed += 1
         return _Prepared(rel, file_hash, st.st_size, st.st_mtime_ns, chunks, symbols, calls)
+
+    def _give_up(self, rel: str, state: FileState | None, reason: str) -> None:
+        """Skip a listed file that changed before it could be read, with a logged reason.
+
+        Chunks indexed from an earlier version go too: they would describe a file that is no
+        longer there, or no longer one the index may hold.
+        """
+        self.filter.record_skip(rel, reason)
+        if state is not None:
+            self.remove(rel)
 
     def _commit(self, batch: list[_Prepared], stats: CrawlStats) -> None:
         from lsp_ai.index.store import ChunkRecord, FileUpdate
 
-        chunks = [c for p in batch for c in p.chunks]
+        writes = [p for p in batch if not p.indexed]
+        chunks = [c for p in writes for c in p.chunks]
         started = time.perf_counter()
         vectors = self.store.known_vectors({c.content_hash for c in chunks})
         missing = list(
@@ -292,11 +317,12 @@ class RootIndex:
                 p.mtime_ns,
                 [ChunkRecord.from_chunk(c, vectors[c.content_hash]) for c in p.chunks],
             )
-            for p in batch
+            for p in writes
         )
         stats.write_s += time.perf_counter() - started
         for p in batch:
-            self.symbols.set_file(p.rel, [*p.symbols, *ctags_defs.get(p.rel, [])], p.calls)
+            defs = [*p.symbols, *ctags_defs.get(p.rel, [])]
+            self.symbols.set_file(p.rel, defs, p.calls, p.file_hash)
 
     def _ctags(self, rels: list[str]) -> dict[str, list[Symbol]]:
         return run_ctags(self.ctags, self.root, rels) if self.ctags else {}
@@ -457,6 +483,13 @@ class IndexService:
     def skipped(self) -> int:
         return sum(i.filter.skipped_count for i in self._indexes or [])
 
+    def skipped_kinds(self) -> Counter[str]:
+        """How many paths the last crawl skipped, by kind of reason ("binary": 3, ...)."""
+        kinds: Counter[str] = Counter()
+        for idx in self._indexes or []:
+            kinds.update(idx.filter.skipped_kinds)
+        return kinds
+
     def _key(self, i: int, rel: str) -> str:
         return rel if i == 0 else f"{self.roots[i].name}/{rel}"
 
@@ -512,10 +545,15 @@ class IndexService:
             self.indexes()[where[0]].remove(where[1])
 
     def search(
-        self, query: str, k: int, mode: Mode = "hybrid", expand: bool = False
+        self, query: str, k: int, mode: Mode = "hybrid", expand: bool = False, build: bool = True
     ) -> list[SearchHit]:
-        """Best-first hits over every root; `expand` adds call-graph neighbours of the top hits."""
-        self.ensure_built()
+        """Best-first hits over every root; `expand` adds call-graph neighbours of the top hits.
+
+        `build=False` searches what is committed now, for a caller whose crawl is running
+        elsewhere: building here would only wait for that crawl and then repeat it.
+        """
+        if build:
+            self.ensure_built()
         indexes = self.indexes()
         vector = self._embedder.embed([query], "query")[0] if mode != "fts" else []
         depth = max(k, 30) if self._rerank else k

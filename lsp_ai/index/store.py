@@ -36,6 +36,7 @@ file, never both. Only one *process* should write a database at a time.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -78,6 +79,28 @@ _FIX_HINT = (
     "Make the directory writable and check the disk has free space, "
     "or set index.db_path to another location."
 )
+#: Storage failures users can fix, recognised by errno or by the text LanceDB wraps them in
+#: (its errors carry a Rust source location that helps nobody): (errno, text, cause, fix).
+_KNOWN_CAUSES = (
+    (
+        errno.ENOSPC,
+        "No space left on device",
+        "the disk is full",
+        "Free some space, or set index.db_path to a directory on another disk.",
+    ),
+    (
+        errno.EROFS,
+        "Read-only file system",
+        "the directory is read-only",
+        "Set index.db_path to a writable directory.",
+    ),
+    (
+        errno.EACCES,
+        "Permission denied",
+        "permission denied",
+        "Make the directory writable, or set index.db_path to another location.",
+    ),
+)
 _HIT_COLUMNS = (
     "path",
     "start_line",
@@ -92,8 +115,12 @@ _HIT_COLUMNS = (
 )
 
 
-class StoreError(Exception):
-    """The index database cannot be opened, read or written; the message says how to fix it."""
+class StoreError(OSError):
+    """The index database cannot be opened, read or written; the message says how to fix it.
+
+    An OSError because it is one (a read-only folder, a full disk), so whatever already
+    reports I/O trouble as a plain message (the command line, the server) reports it too.
+    """
 
 
 class ChunkRow(Protocol):
@@ -325,6 +352,26 @@ def _row_key(row: ChunkRow) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _explain(exc: BaseException) -> str:
+    """What went wrong and how to fix it, in words; the raw error when it is not a known one."""
+    text = str(exc)
+    code = exc.errno if isinstance(exc, OSError) else None
+    for known_errno, known_text, cause, fix in _KNOWN_CAUSES:
+        if code == known_errno or known_text in text:
+            return f"{cause}. {fix}"
+    return f"{text}. {_FIX_HINT}"
+
+
+def prepare_db_dir(db_dir: Path) -> None:
+    """Create a database directory and check it is writable; StoreError naming the fix if not."""
+    try:
+        db_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=db_dir, prefix=".probe."):
+            pass
+    except OSError as exc:
+        raise StoreError(f"index database at {db_dir}: open failed: {_explain(exc)}") from exc
+
+
 def _in_chunks(values: Sequence[str]) -> Iterator[list[str]]:
     """Split an IN (...) list so no single SQL predicate grows with the workspace."""
     for start in range(0, len(values), _IN_LIST_CHUNK):
@@ -370,7 +417,7 @@ class ChunkStore:
         self._lock = threading.RLock()
         self._closed = False
         self._commits_since_optimize = 0
-        self._prepare_dir()
+        prepare_db_dir(self.db_dir)
         with self._guard("open"):
             self._db = lancedb.connect(str(self.db_dir))
             self._check_meta()
@@ -381,15 +428,6 @@ class ChunkStore:
             self._fts_dirty = self._fts_needs_refresh()
 
     # -- opening ---------------------------------------------------------------------------
-
-    def _prepare_dir(self) -> None:
-        """Fail early, with the fix in the message, if the database directory is unusable."""
-        try:
-            self.db_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=self.db_dir, prefix=".probe."):
-                pass
-        except OSError as exc:
-            raise self._error("open", exc) from exc
 
     def _check_meta(self) -> None:
         """Start clean when the database was built by another model, dimension or schema."""
@@ -436,7 +474,7 @@ class ChunkStore:
     # -- errors and guards -----------------------------------------------------------------
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
-        return StoreError(f"index database at {self.db_dir}: {action} failed: {exc}. {_FIX_HINT}")
+        return StoreError(f"index database at {self.db_dir}: {action} failed: {_explain(exc)}")
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -679,6 +717,19 @@ class ChunkStore:
             key = row.pop("row_key")
             out.append((key, StoredHit(**row, score=float(score))))
         return out
+
+    def all_chunks(self) -> list[ChunkRecord]:
+        """Every stored chunk with its vector, ordered by path, lines and row identity.
+
+        A read-only view of the whole table, for checking one index against another (a
+        crash-recovered index against a clean build) rather than for serving requests.
+        """
+        names = [f.name for f in fields(ChunkRecord)]
+        with self._guard("read chunks"):
+            table = self._chunks.search().select(["row_key", *names]).limit(None).to_arrow()
+        order = ("path", "start_line", "end_line", "row_key")
+        rows = sorted(table.to_pylist(), key=lambda r: tuple(r[n] for n in order))
+        return [ChunkRecord(**{n: r[n] for n in names}) for r in rows]
 
     def chunks_overlapping(
         self, path: str, line: int, end_line: int | None = None

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,20 @@ class SymbolTable:
         self._calls: dict[str, list[ChunkCalls]] = {}
         self._by_name: dict[str, list[Symbol]] = defaultdict(list)
         self._callers: dict[str, list[ChunkCalls]] = defaultdict(list)
+        # Per file, the content hash its entries were derived from: the table is saved apart
+        # from the index (and after it), so a crash in between leaves entries that a re-open
+        # must recognise as stale by comparing with the index manifest.
+        self._hashes: dict[str, str] = {}
 
-    def set_file(self, path: str, symbols: Iterable[Symbol], calls: Iterable[ChunkCalls]) -> None:
+    def set_file(
+        self,
+        path: str,
+        symbols: Iterable[Symbol],
+        calls: Iterable[ChunkCalls],
+        source_hash: str = "",
+    ) -> None:
         self.remove_file(path)
+        self._hashes[path] = source_hash
         merged: dict[tuple[int, str], Symbol] = {}
         for sym in symbols:  # tree-sitter first, ctags fills what it missed
             merged.setdefault((sym.line, sym.name), sym)
@@ -140,6 +152,7 @@ class SymbolTable:
                 self._callers[name].append(chunk)
 
     def remove_file(self, path: str) -> None:
+        self._hashes.pop(path, None)
         for sym in self._defs.pop(path, []):
             self._by_name[sym.name] = [s for s in self._by_name[sym.name] if s.path != path]
         for chunk in self._calls.pop(path, []):
@@ -174,6 +187,13 @@ class SymbolTable:
     def has_file(self, path: str) -> bool:
         return path in self._defs
 
+    def source_hash(self, path: str) -> str | None:
+        """The content hash a file's entries were derived from; None if it has none."""
+        return self._hashes.get(path) if path in self._defs else None
+
+    def paths(self) -> set[str]:
+        return set(self._defs)
+
     def definitions(self, path: str) -> list[Symbol]:
         return list(self._defs.get(path, []))
 
@@ -187,18 +207,19 @@ class SymbolTable:
             path: {
                 "defs": [asdict(s) for s in self._defs.get(path, [])],
                 "calls": [asdict(c) for c in self._calls.get(path, [])],
+                "hash": self._hashes.get(path, ""),
             }
             for path in self._defs.keys() | self._calls.keys()
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, dict[str, list[dict[str, object]]]]) -> SymbolTable:
+    def from_json(cls, data: dict[str, dict[str, Any]]) -> SymbolTable:
         table = cls()
         for path, entry in data.items():
-            defs = [Symbol(**s) for s in entry.get("defs", [])]  # type: ignore[arg-type]
+            defs = [Symbol(**s) for s in entry.get("defs", [])]
             calls = [
-                ChunkCalls(**{**c, "calls": tuple(c["calls"])})  # type: ignore[arg-type]
-                for c in entry.get("calls", [])
+                ChunkCalls(**{**c, "calls": tuple(c["calls"])}) for c in entry.get("calls", [])
             ]
-            table.set_file(path, defs, calls)
+            # A file saved before hashes were recorded gets "": re-derived once, then current.
+            table.set_file(path, defs, calls, str(entry.get("hash", "")))
         return table

@@ -226,6 +226,18 @@ def test_remove_file_removes_chunks_and_manifest_entry(store: ChunkStore) -> Non
     assert store.stats() == {"files": 1, "chunks": 1}
 
 
+def test_all_chunks_lists_every_row_with_its_vector_in_a_stable_order(store: ChunkStore) -> None:
+    b_rows = [chunk("b.py", "later", 5), chunk("b.py", "first", 0)]
+    put(store, "b.py", *b_rows)
+    put(store, "a.py", chunk("a.py", "only"))
+
+    listed = store.all_chunks()
+
+    assert [(r.path, r.start_line) for r in listed] == [("a.py", 0), ("b.py", 0), ("b.py", 5)]
+    assert listed[1] == ChunkRecord(**{**b_rows[1].__dict__, "vector": listed[1].vector})
+    assert np.allclose(listed[1].vector, b_rows[1].vector)
+
+
 def test_known_vectors_finds_content_stored_under_another_path(store: ChunkStore) -> None:
     moved = chunk("old/place.py", "def moved(): return 1")
     put(store, "old/place.py", moved)
