@@ -134,9 +134,13 @@ def explain(r: dict[str, Any]) -> str:
     return head + f"nothing shown: {notes}.{model}"
 
 
+def _layout_words(layout: Any) -> str:
+    return f"{layout} fill-in-the-middle" if layout and layout != "none" else "prefix only"
+
+
 def _model_words(r: dict[str, Any]) -> str:
     parts = [
-        f"The model ({r.get('layout') or 'prefix only'}) took {_ms(r.get('model_ms', 0))}: "
+        f"The model ({_layout_words(r.get('layout'))}) took {_ms(r.get('model_ms', 0))}: "
         f"{r.get('prompt_tokens', 0)} prompt tokens, {r.get('cached_tokens', 0)} reused from "
         f"the KV cache, {r.get('generated_tokens', 0)} generated."
     ]

@@ -224,7 +224,15 @@ class CompletionService:
         usage = getattr(model, "last_usage", Usage())
         paths = tuple(dict.fromkeys(s.path for s in snippets))
         return CompletionResult(
-            text, prompt, model_ms, layout.name, usage, len(snippets), notes, stops, paths
+            text,
+            prompt,
+            model_ms,
+            layout.name,
+            usage,
+            context_snippets=len(snippets),
+            notes=notes,
+            stop=stops,
+            context_paths=paths,
         )
 
     def _display_path(self, path: str) -> str:

@@ -97,7 +97,7 @@ def test_a_session_file_that_is_not_an_object_starts_afresh(tmp_path: Path) -> N
 def test_comment_writing_actions_need_a_known_comment_syntax() -> None:
     from lsprotocol import types as lsp
 
-    from lsp_ai.server import code_action
+    from lsp_ai.server import code_action, server
 
     def titles(uri: str) -> list[str]:
         params = lsp.CodeActionParams(
@@ -107,7 +107,7 @@ def test_comment_writing_actions_need_a_known_comment_syntax() -> None:
             ),
             context=lsp.CodeActionContext(diagnostics=[]),
         )
-        return [a.title for a in code_action(None, params)]  # type: ignore[arg-type]
+        return [a.title for a in code_action(server, params)]
 
     assert len(titles("file:///a.py")) == 3
     assert titles("file:///notes.md") == ["lsp-ai: Refactor this code"]
