@@ -60,6 +60,9 @@ SUITES = (
     Suite("scaling", "scaling", ("--quick", "--sizes", "100", "400")),
     Suite("chat", "chat_ttft", ("--files", "300", "--questions", "4")),
     Suite("memory", "memory", ("--quick", "--files", "200")),
+    # Load and soak: 45 s of mixed traffic in quick mode (2.5-3.5 min with indexing and the
+    # drain on a busy 2-core machine), 300 s in the full run (8.5 min).
+    Suite("soak", "soak", ("--quick",)),
 )
 
 

@@ -100,11 +100,13 @@ async def server(
     env: dict[str, str] | None = None,
     on_progress: Callable[[lsp.ProgressParams], None] | None = None,
     on_initialize: Callable[[LanguageClient], Awaitable[None]] | None = None,
+    on_stderr: Callable[[str], None] | None = None,
 ) -> AsyncIterator[tuple[LanguageClient, float]]:
     """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms.
 
     `on_initialize` runs between the initialize response and `initialized`, which is when
-    the server starts loading its models and indexing.
+    the server starts loading its models and indexing. `on_stderr` gets each line the server
+    writes to stderr (read in any case).
     """
     home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
     env = dict(env or os.environ, HOME=str(home))
@@ -126,6 +128,12 @@ async def server(
         return None
 
     await client.start_io(sys.executable, "-m", "lsp_ai", "serve", env=env)
+    # pygls pipes the server's stderr and never reads it: once the pipe's 64 KB fill up (a
+    # llama.cpp line per completion does it in a long run), the server blocks writing a log.
+    proc = getattr(client, "_server", None)  # set by start_io
+    drain = None
+    if isinstance(proc, asyncio.subprocess.Process) and proc.stderr is not None:
+        drain = asyncio.ensure_future(read_lines(proc.stderr, on_stderr))
     started = time.perf_counter()
     await client.initialize_async(
         lsp.InitializeParams(
@@ -146,6 +154,19 @@ async def server(
         await client.shutdown_async(None)
         client.exit(None)
         await client.stop()
+        if drain is not None:  # the last lines the server wrote before it exited
+            await asyncio.wait([drain], timeout=5)
+
+
+async def read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None] | None) -> None:
+    """Read `stream` to its end, passing each line to `on_line` (if any)."""
+    pending = b""
+    while chunk := await stream.read(65536):  # not readline: it fails on a line over 64 KB
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines if on_line is not None else ():
+            on_line(line.decode(errors="replace").rstrip())
+    if pending and on_line is not None:
+        on_line(pending.decode(errors="replace").rstrip())
 
 
 def fetch_sdist(spec: str, dest: Path) -> Path | None:

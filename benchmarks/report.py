@@ -1,7 +1,7 @@
 """Turns a results folder into `report.md`, `figures.json` and PNG plots.
 
 Input: the JSON files the suites wrote (`keystroke_replay.json`, `retrieval_quality*.json`,
-`indexing.json`, `scaling.json`, `chat_ttft.json`, `memory.json`) and the runner's
+`indexing.json`, `scaling.json`, `chat_ttft.json`, `memory.json`, `soak.json`) and the runner's
 `runner.json`. Every section is optional: a suite that did not run or failed is named as such
 and the rest of the report still builds. `python -m benchmarks.report FOLDER` rebuilds a report
 from files already there.
@@ -241,6 +241,69 @@ def memory_section(d: Json) -> tuple[str, Json]:
     return "\n".join(md), {"phases": d.get("phases")}
 
 
+SOAK_HEADER = ["request", "sent", "superseded", "cancelled", "errors", "p50", "p95", "p99"]
+
+
+def soak_rows(methods: Json) -> list[list[Any]]:
+    """Per request method: outcomes, latency of answers and cancel-to-reply time (ms)."""
+    rows = []
+    for name, m in methods.items():
+        o, lat = m.get("outcomes", {}), m.get("latency_ms")
+        cancelled = f"{o.get('cancelled', 0)} (+{o.get('late_cancel', 0)} late)"
+        counts = [m.get("requests"), o.get("superseded", 0), cancelled, o.get("error", 0)]
+        latency = [ms(lat, q) for q in ("p50", "p95", "p99")]
+        rows.append([f"`{name}`", *counts, *latency, ms(m.get("cancel_reply_ms"), "p99")])
+    return rows
+
+
+def soak_memory_line(mem: Json) -> str:
+    threads, fds = mem.get("threads", {}), mem.get("fds", {})
+    return (
+        f"Server RSS: {mem.get('rss_after_warmup_mb')} MB after the warm-up "
+        f"({mem.get('warmup_s')} s), {mem.get('rss_end_mb')} MB at the end of the load: drift "
+        f"{mem.get('drift_mb')} MB, slope {mem.get('slope_mb_per_min')} MB/min; max "
+        f"{mem.get('rss_max_mb')} MB. Threads {threads.get('after_warmup')} -> "
+        f"{threads.get('end')}, open files {fds.get('after_warmup')} -> {fds.get('end')}."
+    )
+
+
+def soak_index_line(index: Json) -> str:
+    if index.get("converged"):
+        return (
+            f"Index after the churn stopped: matched the disk in {index.get('seconds')} s "
+            f"({index.get('live_files')} live files, {index.get('gone_tokens')} removed or "
+            "replaced functions)."
+        )
+    return (
+        f"Index after the churn stopped: did not match the disk in {index.get('seconds')} s: "
+        f"missing {index.get('missing')}, stale {index.get('stale')}."
+    )
+
+
+def soak_section(d: Json) -> tuple[str, Json]:
+    streams = d.get("streams", {})
+    md = [
+        f"{d.get('duration_s', 0):.0f} s of concurrent traffic on a {d.get('files', '?')}-file "
+        f"workspace: a typist ({streams.get('keystrokes')} keystrokes, an inline completion "
+        "after each), chat with cancellation, search and status, and "
+        f"{sum(streams.get('churn_events', {}).values())} file-system changes from outside. "
+        f"**{d.get('served')} requests served, {d.get('errors')} errors, "
+        f"{d.get('unanswered')} unanswered.** Latency of the answers (cancelled ones apart), ms:",
+        "",
+        table([*SOAK_HEADER, "cancel to reply p99"], soak_rows(d.get("methods", {}))),
+        "",
+        soak_memory_line(d.get("memory", {})),
+        "",
+        soak_index_line(streams.get("index_after_churn", {})),
+    ]
+    if stages := d.get("chat_stages_ms"):
+        md += ["", "Chat stages, p50 ms: " + ", ".join(f"{k} {ms(v)}" for k, v in stages.items())]
+    errors = d.get("first_errors", [])[:5]
+    md += [f"- error at {e['s']} s, `{e['method']}`: {e['message']}" for e in errors]
+    skip = ("machine", "timeline", "rows")
+    return "\n".join(md), {k: v for k, v in d.items() if k not in skip}
+
+
 def build(folder: Path) -> Path:
     """Write report.md, figures.json and plots/*.png for one results folder."""
     runner = load(folder, "runner") or {}
@@ -422,6 +485,35 @@ def plot_memory(fig: Any, d: Json) -> bool:
     return True
 
 
+def plot_soak(fig: Any, d: Json) -> bool:
+    """RSS over the run (warm-up marked), and latency percentiles per request method."""
+    timeline = d.get("timeline", [])
+    methods = {k: m for k, m in d.get("methods", {}).items() if m.get("latency_ms")}
+    if not timeline or not methods:
+        return False
+    fig.set_size_inches(10, 4)
+    left = fig.add_subplot(1, 2, 1)
+    for phase in dict.fromkeys(t["phase"] for t in timeline):
+        points = [t for t in timeline if t["phase"] == phase]
+        left.plot([t["s"] for t in points], [t["rss_mb"] for t in points], label=phase)
+    if (warmup := d.get("memory", {}).get("warmup_s")) is not None:
+        left.axvline(warmup, color="grey", linestyle="--", label="end of warm-up")
+    left.set(xlabel="seconds", ylabel="RSS of lsp-ai serve, MB", title="Memory under load")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    right = fig.add_subplot(1, 2, 2)
+    names = list(methods)
+    for i, q in enumerate(("p50", "p95", "p99")):
+        xs = [n + (i - 1) * 0.27 for n in range(len(names))]
+        right.bar(xs, [methods[n]["latency_ms"][q] for n in names], width=0.27, label=q)
+    short = [n.replace("textDocument/", "").replace(", after the run", " (after)") for n in names]
+    right.set_xticks(range(len(names)), short, rotation=30, ha="right", fontsize=7)
+    right.set(yscale="log", ylabel="ms (log)", title="Latency per request")
+    right.grid(axis="y", alpha=0.3)
+    right.legend(fontsize=8)
+    return True
+
+
 @dataclass(frozen=True)
 class Part:
     """One suite's part of the report: its JSON file, its section and its plot."""
@@ -447,6 +539,7 @@ PARTS = [
     Part("Scaling", ("scaling",), scaling_section, "scaling", plot_scaling),
     Part("Chat", ("chat_ttft",), chat_section, "chat_stages", plot_chat_stages),
     Part("Memory", ("memory",), memory_section, "memory", plot_memory),
+    Part("Soak", ("soak",), soak_section, "soak", plot_soak),
 ]
 
 

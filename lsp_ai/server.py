@@ -587,8 +587,11 @@ async def _join_speculation(
     before, after, task = running
     if task.done() or split_at(text, line, character) != (before, after):
         return
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.cancelled():  # this request was cancelled, not the speculation
+            raise
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())

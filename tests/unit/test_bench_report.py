@@ -45,3 +45,47 @@ def test_report_from_one_suite_names_the_missing_ones(tmp_path: Path) -> None:
     figures = json.loads((tmp_path / "figures.json").read_text())
     assert figures["completion"]["layouts"]["in_process"]["p50_ms"] == 120.0
     assert "chat" not in figures
+
+
+def test_soak_section_and_plot(tmp_path: Path) -> None:
+    latency = {"n": 3, "p50": 120.0, "p95": 300.0, "p99": 900.0, "max": 900.0}
+    write(
+        tmp_path,
+        "soak",
+        {
+            "duration_s": 60,
+            "files": 30,
+            "served": 40,
+            "errors": 0,
+            "unanswered": 0,
+            "methods": {
+                "textDocument/inlineCompletion": {
+                    "requests": 40,
+                    "outcomes": {"superseded": 30, "shown": 5, "cancelled": 5},
+                    "latency_ms": latency,
+                    "cancel_reply_ms": {"n": 5, "p50": 2.0, "p95": 9.0, "p99": 9.0},
+                }
+            },
+            "streams": {
+                "keystrokes": 300,
+                "churn_events": {"create": 10, "delete": 4},
+                "index_after_churn": {"converged": True, "seconds": 1.5, "live_files": 6},
+            },
+            "memory": {"warmup_s": 12.0, "rss_after_warmup_mb": 1100.0, "drift_mb": 3.5},
+            "timeline": [
+                {"s": float(s), "phase": "load", "rss_mb": 1100.0 + s / 10} for s in range(0, 60, 2)
+            ],
+        },
+    )
+
+    text = report.build(tmp_path).read_text()
+
+    assert "**40 requests served, 0 errors, 0 unanswered.**" in text
+    assert (
+        "| `textDocument/inlineCompletion` | 40 | 30 | 5 (+0 late) | 0 | 120 | 300 | 900 | 9.0 |"
+        in text
+    )
+    assert "drift 3.5 MB" in text and "matched the disk in 1.5 s" in text
+    assert (tmp_path / "plots" / "soak.png").stat().st_size > 1000
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert "timeline" not in figures["soak"]
