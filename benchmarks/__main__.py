@@ -63,6 +63,7 @@ SUITES = (
     # Load and soak: 45 s of mixed traffic in quick mode (2.5-3.5 min with indexing and the
     # drain on a busy 2-core machine), 300 s in the full run (8.5 min).
     Suite("soak", "soak", ("--quick",)),
+    Suite("governor", "governor", ("--quick",)),
 )
 
 

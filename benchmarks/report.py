@@ -1,7 +1,8 @@
 """Turns a results folder into `report.md`, `figures.json` and PNG plots.
 
 Input: the JSON files the suites wrote (`keystroke_replay.json`, `retrieval_quality*.json`,
-`indexing.json`, `scaling.json`, `chat_ttft.json`, `memory.json`, `soak.json`) and the runner's
+`indexing.json`, `scaling.json`, `chat_ttft.json`, `memory.json`, `soak.json`,
+`governor.json`) and the runner's
 `runner.json`. Every section is optional: a suite that did not run or failed is named as such
 and the rest of the report still builds. `python -m benchmarks.report FOLDER` rebuilds a report
 from files already there.
@@ -239,6 +240,69 @@ def memory_section(d: Json) -> tuple[str, Json]:
                 f"{done[-1]:.2f} s at most.",
             ]
     return "\n".join(md), {"phases": d.get("phases")}
+
+
+def governor_section(d: Json) -> tuple[str, Json]:
+    """Completion latency while a full index runs vs idle, per governor setting."""
+    rows = []
+    for label, r in d.get("settings", {}).items():
+        busy, idle = r.get("model_runs_busy", {}), r.get("model_runs_idle", {})
+        rows.append(
+            [
+                f"{label} (quiet_ms {r.get('quiet_ms')})",
+                f"{ms(busy)} / {ms(busy, 'mean')}",
+                f"{ms(idle)} / {ms(idle, 'mean')}",
+                f"x{r.get('model_ratio_p50')} / x{r.get('model_ratio_mean')}",
+                f"x{r.get('ratio_mean')}",
+                "yes" if r.get("crawl_running_after_busy") else "no",
+                f"{r.get('rss_max_mb')} / {r.get('budget_mb')}",
+            ]
+        )
+    header = [
+        "setting",
+        "model runs during index p50 / mean ms",
+        "idle p50 / mean ms",
+        "ratio p50 / mean",
+        "every keystroke, ratio of means",
+        "index still running after",
+        "max RSS / budget MB",
+    ]
+    md = [
+        f"{d.get('keys')} keystrokes typed (a completion after each) while a full index of "
+        f"{d.get('files')} files ran, then the same keystrokes on the idle server.",
+        "",
+        table(header, rows),
+    ]
+    return "\n".join(md), {
+        "settings": {
+            k: {x: v for x, v in r.items() if x != "timeline"}
+            for k, r in d.get("settings", {}).items()
+        }
+    }
+
+
+def plot_governor(fig: Any, d: Json) -> bool:
+    settings = d.get("settings", {})
+    if not settings:
+        return False
+    ax = fig.add_subplot()
+    names = list(settings)
+    for i, phase in enumerate(("model_runs_busy", "model_runs_idle")):
+        values = [settings[n].get(phase, {}).get("mean", 0) for n in names]
+        ax.bar(
+            [x + i * 0.4 for x in range(len(names))],
+            values,
+            width=0.4,
+            label="during a full index" if i == 0 else "idle",
+        )
+    ax.set_xticks([x + 0.2 for x in range(len(names))], names)
+    ax.set(
+        ylabel="mean ms of completions that ran the model",
+        title="Completion latency while indexing",
+    )
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    return True
 
 
 SOAK_HEADER = ["request", "sent", "superseded", "cancelled", "errors", "p50", "p95", "p99"]
@@ -540,6 +604,7 @@ PARTS = [
     Part("Chat", ("chat_ttft",), chat_section, "chat_stages", plot_chat_stages),
     Part("Memory", ("memory",), memory_section, "memory", plot_memory),
     Part("Soak", ("soak",), soak_section, "soak", plot_soak),
+    Part("Resource governor", ("governor",), governor_section, "governor", plot_governor),
 ]
 
 
