@@ -130,7 +130,7 @@ async def test_chat_decision_lists_hits_and_the_cli_reads_them_back(
     assert {"private", "shown", "empty"} & {e["outcome"] for e in entries}
     # The repository context of a completion in d3.py came from the other open files.
     ran = [e for e in entries if e.get("uri", "").endswith("d3.py") and e.get("model_ms")]
-    assert ran and all("shop/d1.py" in e["context"] for e in ran), ran
+    assert ran and all(any(p.endswith("d1.py") for p in e["context"]) for e in ran), ran
     words = trace("-n", "3", "--kind", "chat")
     assert words.returncode == 0 and words.stdout.startswith("Chat #"), words
     elsewhere = trace("--root", str(home))
