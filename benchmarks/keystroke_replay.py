@@ -56,6 +56,7 @@ from benchmarks.common import (
     write_config,
     write_result,
 )
+from lsp_ai.evaluation.metrics import line_scores
 from lsp_ai.inference.discovery import embedded_gguf
 from lsp_ai.inference.llama_cpp import default_threads
 from tests.llama_server import free_port, start_llama_server, stop
@@ -161,19 +162,6 @@ def typing_events(body: str, seed: int) -> list[Event]:
 
 def _wordy(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
-
-
-def edit_similarity(a: str, b: str) -> float:
-    """1 - Levenshtein distance / length of the longer string."""
-    if not a and not b:
-        return 1.0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return 1 - prev[-1] / max(len(a), len(b))
 
 
 N_CTX, N_BATCH = 2048, 128  # what the server's completion role uses by default
@@ -283,11 +271,8 @@ class Typist:
             **{key: rec.get(key) for key in TRACE_KEYS},
         }
         if truth is not None:  # scored: what the person typed next on this line
-            head = shown.split("\n")[0].strip()
-            row |= {
-                "exact": head == truth.strip(),
-                "similarity": edit_similarity(head, truth.strip()),
-            }
+            exact, similarity = line_scores(shown, truth)
+            row |= {"exact": exact, "similarity": similarity}
         if self.raw is not None and ran_model(row):
             # Same work: our engine may stop early (block end), so cap the raw call there.
             budget = rec["generated_tokens"] or 64

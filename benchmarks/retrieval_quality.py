@@ -108,8 +108,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import EVAL_DATA, bench_settings, percentiles, results_dir, write_result
-from benchmarks.doc_corpus import FetchError, Source, fetch, sample_targets, strip_docs
+from benchmarks.doc_corpus import FetchError, Source, fetch
 from lsp_ai.config import parse_config
+from lsp_ai.evaluation.docs import sample_targets, strip_docs
+from lsp_ai.evaluation.metrics import Hit, Query, first_rank, mrr_at, recall_at
 from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.index.rerank import CrossEncoderReranker
 from lsp_ai.index.service import IndexService
@@ -168,20 +170,6 @@ def log(msg: str) -> None:
 
 
 # -- queries, hits, methods --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Query:
-    text: str
-    path: str  # target file, relative to the corpus root
-    lines: tuple[int, int] | None = None  # 0-based inclusive target range; None: whole file
-
-
-@dataclass(frozen=True)
-class Hit:
-    path: str
-    start_line: int
-    end_line: int
 
 
 Method = Callable[[str, int], list[Hit]]
@@ -255,35 +243,6 @@ class GrepBaseline:
 # -- evaluation --------------------------------------------------------------------------
 
 
-def is_correct(hit: Hit, q: Query, file_level: bool = False) -> bool:
-    if hit.path != q.path:
-        return False
-    if file_level or q.lines is None:
-        return True
-    return hit.start_line <= q.lines[1] and hit.end_line >= q.lines[0]
-
-
-def first_per_file(hits: Sequence[Hit]) -> list[Hit]:
-    """Each file's first hit, in the order files first appear."""
-    firsts: dict[str, Hit] = {}
-    for hit in hits:
-        firsts.setdefault(hit.path, hit)
-    return list(firsts.values())
-
-
-def first_rank(hits: Sequence[Hit], q: Query, file_level: bool = False) -> int:
-    """1-based position of the first correct hit in the whole list; 0 when there is none.
-
-    ``file_level`` judges by path only and counts each file once, at its first hit.
-    """
-    if file_level:
-        hits = first_per_file(hits)
-    for rank, hit in enumerate(hits, 1):
-        if is_correct(hit, q, file_level):
-            return rank
-    return 0
-
-
 @dataclass
 class Runs:
     """Per-query outcomes of one method on one corpus."""
@@ -315,16 +274,12 @@ def run_method(method: Method, queries: Sequence[Query]) -> Runs:
 
 def summarise(ranks: list[int], runs: Runs) -> dict[str, Any]:
     n = len(ranks)
-
-    def recall(k: int) -> float:
-        return round(sum(1 for r in ranks if 0 < r <= k) / n, 4)
-
     latency = percentiles(runs.latencies_ms)
     return {
-        "recall@1": recall(1),
-        "recall@5": recall(5),
-        "recall@10": recall(K),
-        "mrr": round(sum(1 / r for r in ranks if 0 < r <= K) / n, 4),
+        "recall@1": recall_at(ranks, 1),
+        "recall@5": recall_at(ranks, 5),
+        "recall@10": recall_at(ranks, K),
+        "mrr": mrr_at(ranks, K),
         "latency_ms": {"p50": latency["p50"], "p95": latency["p95"]},
         "recall@list": round(sum(1 for r in ranks if r > 0) / n, 4),
         "hits_per_query": round(statistics.mean(runs.returned), 2),

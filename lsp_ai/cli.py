@@ -81,6 +81,21 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=["completion", "chat"])
     s.add_argument("--root", type=Path, help="only servers running on this workspace")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    s = sub.add_parser(
+        "eval", help="score retrieval and completion on tasks built from ROOT's own code"
+    )
+    s.add_argument("root", nargs="?", default=".", type=Path, help="the repository (default .)")
+    s.add_argument("--limit", type=int, default=50, help="tasks per kind (default 50)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the task sampling (default 0)")
+    s.add_argument("-k", type=int, default=10, help="search depth: Recall@k, MRR@k (default 10)")
+    s.add_argument(
+        "--tasks", choices=("all", "retrieval", "completion"), default="all", help="kinds to run"
+    )
+    s.add_argument(
+        "--config", type=Path, metavar="FILE", help="a TOML file applied over the usual config"
+    )
+    s.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return p
 
 
@@ -401,6 +416,30 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from lsp_ai.config import parse_config, read_toml_file
+    from lsp_ai.evaluation.run import KINDS, EvalOptions, NoTasks, evaluate, format_report
+
+    if args.limit <= 0 or args.k <= 0:
+        raise CliError("--limit and -k must be positive integers")
+    root = _root(args.root)
+    cfg = _config(root)
+    if args.config is not None:  # highest layer: compare models or settings without editing
+        if not args.config.is_file():
+            raise CliError(f"--config {args.config}: no such file")
+        data, problems = read_toml_file(args.config)
+        cfg, more = parse_config(data, cfg)
+        for problem in problems + [f"{args.config}: {p}" for p in more]:
+            print(f"lsp-ai: config: {problem}", file=sys.stderr)
+    kinds = KINDS if args.tasks == "all" else (args.tasks,)
+    try:
+        report = evaluate(cfg, root, EvalOptions(args.limit, args.seed, args.k, kinds), _progress)
+    except NoTasks as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "index": cmd_index,
@@ -410,6 +449,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "models": cmd_models,
     "doctor": cmd_doctor,
     "trace": cmd_trace,
+    "eval": cmd_eval,
 }
 
 

@@ -6,7 +6,7 @@ lays it out, blanks exactly its lines and keeps every other line where it was.
 
 from __future__ import annotations
 
-from benchmarks.doc_corpus import blank_rows, documented_functions, is_target
+from lsp_ai.evaluation.docs import blank_rows, documented_functions, is_target
 
 JS = """\
 const x = 1;
