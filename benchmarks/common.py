@@ -322,3 +322,15 @@ def source_workspace(pool: list[tuple[Path, str]], root: Path, files: int) -> di
         "copies": -(-files // len(pool)),
         "bytes": sum(p.stat().st_size for p in root.rglob("*.py")),
     }
+
+
+def did_change(
+    uri: str, version: int, start: lsp.Position, end: lsp.Position, text: str
+) -> lsp.DidChangeTextDocumentParams:
+    """An incremental didChange replacing `start`..`end` with `text`, as editors send it."""
+    return lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[
+            lsp.TextDocumentContentChangePartial(range=lsp.Range(start=start, end=end), text=text)
+        ],
+    )

@@ -41,6 +41,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
 from benchmarks.common import (
+    did_change,
     isolated_env,
     log,
     percentiles,
@@ -99,18 +100,7 @@ class Typist:
 
     def _change(self, start: lsp.Position, end: lsp.Position, text: str) -> None:
         self.version += 1
-        self.client.text_document_did_change(
-            lsp.DidChangeTextDocumentParams(
-                text_document=lsp.VersionedTextDocumentIdentifier(
-                    uri=self.uri, version=self.version
-                ),
-                content_changes=[
-                    lsp.TextDocumentContentChangePartial(
-                        range=lsp.Range(start=start, end=end), text=text
-                    )
-                ],
-            )
-        )
+        self.client.text_document_did_change(did_change(self.uri, self.version, start, end, text))
 
     async def type_keys(self, keys: int, rows: list[int]) -> list[float]:
         """Latency (ms) of the completion after each of `keys` keystrokes on `rows`."""

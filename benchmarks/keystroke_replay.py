@@ -47,6 +47,7 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from benchmarks.common import (
+    did_change,
     fetch_sdist,
     log,
     percentiles,
@@ -57,8 +58,8 @@ from benchmarks.common import (
     write_result,
 )
 from lsp_ai.evaluation.metrics import line_scores
+from lsp_ai.governor import cores
 from lsp_ai.inference.discovery import embedded_gguf
-from lsp_ai.inference.llama_cpp import default_threads
 from tests.llama_server import free_port, start_llama_server, stop
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
@@ -233,18 +234,7 @@ class Typist:
     def insert(self, text: str) -> None:
         here = self._cursor()
         self.version += 1
-        self.client.text_document_did_change(
-            lsp.DidChangeTextDocumentParams(
-                text_document=lsp.VersionedTextDocumentIdentifier(
-                    uri=self.uri, version=self.version
-                ),
-                content_changes=[
-                    lsp.TextDocumentContentChangePartial(
-                        range=lsp.Range(start=here, end=here), text=text
-                    )
-                ],
-            )
-        )
+        self.client.text_document_did_change(did_change(self.uri, self.version, here, here, text))
         self.typed += text
 
     async def ask(self, kind: str, truth: str | None, first: bool) -> str:
@@ -422,7 +412,7 @@ def main() -> None:
         raise SystemExit(f"could not fetch {args.package}")
     targets = pick_targets(repo, args.functions or (3 if args.quick else 12), args.seed)
     log(f"{len(targets)} functions from {args.package}")
-    model = ModelChoice(args.model or embedded_gguf(), args.n_gpu_layers, default_threads())
+    model = ModelChoice(args.model or embedded_gguf(), args.n_gpu_layers, cores())
     default_runs = [r.label for r in RUNS if not (args.quick and r.label == "defaults")]
     chosen = args.runs.split(",") if args.runs else default_runs
     runs = {}

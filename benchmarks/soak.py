@@ -68,6 +68,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 
 from benchmarks.common import (
+    did_change,
     isolated_env,
     log,
     percentiles,
@@ -351,16 +352,7 @@ class Typist:
         self.text += text
         self.ledger.notify(
             lsp.TEXT_DOCUMENT_DID_CHANGE,
-            lsp.DidChangeTextDocumentParams(
-                text_document=lsp.VersionedTextDocumentIdentifier(
-                    uri=self.uri, version=self.version
-                ),
-                content_changes=[
-                    lsp.TextDocumentContentChangePartial(
-                        range=lsp.Range(start=here, end=here), text=text
-                    )
-                ],
-            ),
+            did_change(self.uri, self.version, here, here, text),
         )
         self.ask()
 

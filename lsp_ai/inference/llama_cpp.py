@@ -12,7 +12,6 @@ import codecs
 import ctypes
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp_ai.concurrency import Cancelled, CancelToken
+from lsp_ai.governor import cores
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError, Usage
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,6 @@ def uses_openmp() -> bool:
         return "OPENMP = 1" in llama_cpp.llama_print_system_info().decode("utf-8", "replace")
 
 
-def default_threads() -> int:
-    """All cores the process may use: on a laptop the model is the only heavy work."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def load_llama(
     path: Path,
     role: str,
@@ -74,7 +66,7 @@ def load_llama(
     """Load a GGUF with llama-cpp-python, one load at a time, failing with the config key."""
     from llama_cpp import Llama  # heavy import, kept off the server's start-up path
 
-    threads = n_threads or default_threads()
+    threads = n_threads or cores()
     if uses_openmp() and not _WARNED_OPENMP.is_set():
         _WARNED_OPENMP.set()
         log.warning(
