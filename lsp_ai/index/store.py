@@ -74,6 +74,12 @@ _PRUNE_AFTER = timedelta(hours=1)  # old versions kept for slow readers in other
 _FTS_STALE_ROWS = 1000  # unindexed rows FTS may flat-scan before the index is refreshed
 _MAX_COMMITS = 64  # chunk-table commits between compactions (each adds small files)
 _IN_LIST_CHUNK = 1000  # values per SQL IN (...) list
+# LanceDB caches metadata and index parts per table version, and every commit is a version.
+# Under its default caps (gigabytes) a store that replaced or removed a file 100 times grew
+# ~5 MB and never gave it back. Only the newest version is read, so small caps cost
+# nothing: hybrid search over 30,000 chunks took the same time with these as without.
+_INDEX_CACHE_BYTES = 64 * 2**20
+_METADATA_CACHE_BYTES = 16 * 2**20
 _PENDING = ""  # file_hash of a manifest entry whose update has not finished
 _FIX_HINT = (
     "Make the directory writable and check the disk has free space, "
@@ -419,7 +425,11 @@ class ChunkStore:
         self._commits_since_optimize = 0
         prepare_db_dir(self.db_dir)
         with self._guard("open"):
-            self._db = lancedb.connect(str(self.db_dir))
+            self._cache = lancedb.Session(
+                index_cache_size_bytes=_INDEX_CACHE_BYTES,
+                metadata_cache_size_bytes=_METADATA_CACHE_BYTES,
+            )
+            self._db = lancedb.connect(str(self.db_dir), session=self._cache)
             self._check_meta()
             self._chunks = self._db.create_table(
                 self.table_name, schema=_chunk_schema(dimension), exist_ok=True

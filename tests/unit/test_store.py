@@ -670,3 +670,27 @@ def test_batch_of_2000_rows_is_one_write(store: ChunkStore) -> None:
     store.replace_files(batch)  # its speed is measured in benchmarks/, not asserted here
 
     assert store.stats() == {"files": 200, "chunks": 2000}
+
+
+def test_lancedb_caches_stay_within_their_caps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every commit is a table version with metadata of its own; the caches must not keep all.
+
+    Under LanceDB's default caps these updates left 7.7 MB cached (and a long-running
+    server's RSS crept up with every save); capped at 1 MB each, the caches hold about that.
+    """
+    cap = 2**20
+    monkeypatch.setattr("lsp_ai.index.store._METADATA_CACHE_BYTES", cap)
+    monkeypatch.setattr("lsp_ai.index.store._INDEX_CACHE_BYTES", cap)
+    store = ChunkStore(tmp_path / "db", MODEL, DIM)
+    for i in range(20):
+        put(store, f"base/{i}.py", chunk(f"base/{i}.py", f"def base_{i}(): pass"))
+    for n in range(150):
+        path = f"churn/{n % 5}.py"
+        if n % 3 == 2:
+            store.remove_file(path)
+        else:
+            put(store, path, chunk(path, f"def churn_{n}(): return {n}"), file_hash=str(n))
+        store.search_hybrid("churn return", vec(str(n)), 5)
+    assert store._cache.size_bytes <= 2.5 * cap
