@@ -4,6 +4,9 @@
   request or edit in the last `resources.quiet_ms` counts as typing.
 - Thread counts per role come from the cores this process may use.
 - Idle models are unloaded after `resources.unload_after_s` and load again when asked for.
+- Freed heap goes back to the system whenever the process has grown by TRIM_GROWTH_MB since
+  the last time and the user is not typing: glibc keeps what threads free in their arenas,
+  so without it a long-running server's RSS creeps up (measured by the soak benchmark).
 - `resources.max_rss_mb`: when the process grows past it, freed heap goes back to the
   system, caches are emptied, embedding batches shrink, and idle models are unloaded.
 """
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 TICK_S = 5.0  # how often memory and idle models are checked
 MIN_EMBED_BATCH = 4
 MAX_EMBED_BATCH = 32
+TRIM_GROWTH_MB = 16  # growth worth a malloc_trim; below it the trim's pause buys too little
 
 
 def cores() -> int:
@@ -117,15 +121,19 @@ class Governor:
         unload_after_s: float,
         idle_unloaders: Callable[[float], list[str]],
         budget: Budget,
+        typing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.max_rss_mb = max_rss_mb
         self.unload_after_s = unload_after_s
         self._idle_unloaders = idle_unloaders
         self._budget = budget
+        self._typing = typing
         self.embed_batch = MAX_EMBED_BATCH
         self.actions: deque[str] = deque(maxlen=10)
         self.peak_mb = 0.0
         self._settled_mb = 0.0  # where the last enforcement left it: not redone until growth
+        self._trimmed_mb = 0.0  # RSS after the last heap release
+        self.trimmed_mb = 0.0  # heap given back by those releases, for status
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -163,6 +171,15 @@ class Governor:
         over = self.max_rss_mb > 0 and now > self.max_rss_mb
         if over and now > self._settled_mb * 1.05:  # what could be done was done; wait for growth
             self.enforce(now)
+        elif now > self._trimmed_mb + TRIM_GROWTH_MB and not self._typing():
+            self.trim(now)
+
+    def trim(self, now: float) -> None:
+        """Give freed heap back; the next trim waits until RSS grows again from here."""
+        self._budget.release_heap()
+        self._trimmed_mb = rss_mb()
+        self.trimmed_mb += max(0.0, now - self._trimmed_mb)
+        log.debug("resources: released freed heap, %.0f -> %.0f MB", now, self._trimmed_mb)
 
     def enforce(self, now: float) -> None:
         """Step by step, cheapest first, until under budget."""
@@ -182,7 +199,7 @@ class Governor:
                 self._budget.release_heap()
                 after = rss_mb()
                 self._did(f"unloaded the {role} model to stay within budget; now {after:.0f} MB")
-        self._settled_mb = after
+        self._settled_mb = self._trimmed_mb = after
 
     def status(self) -> dict[str, object]:
         now = rss_mb()
@@ -193,5 +210,6 @@ class Governor:
             "overBudget": self.max_rss_mb > 0 and now > self.max_rss_mb,
             "unloadAfterS": self.unload_after_s,
             "embedBatch": self.embed_batch,
+            "heapReleasedMb": round(self.trimmed_mb),
             "actions": list(self.actions),
         }

@@ -77,6 +77,7 @@ class Services:
                     ("embedding", lambda: self.slots.embedding.unload(BUDGET_IDLE_S)),
                 ],
             ),
+            typing=self.activity.typing,
         )
         self.problems: list[str] = []  # set-up trouble to show the user, by config key
         self.slots = _slots(config)

@@ -121,6 +121,29 @@ def test_idle_models_are_unloaded_on_a_tick() -> None:
     assert asked == [30] and "unloaded the idle chat model" in gov.actions[-1]
 
 
+def test_freed_heap_goes_back_after_growth_while_nobody_types() -> None:
+    typing = True
+    released: list[float] = []
+    gov = Governor(
+        max_rss_mb=0,
+        unload_after_s=0,
+        idle_unloaders=lambda idle: [],
+        budget=Budget(lambda: released.append(rss_mb()) or True, lambda: None, []),
+        typing=lambda: typing,
+    )
+    gov.tick()
+    assert released == []  # the user types: a trim's pause would land on a keystroke
+    typing = False
+    gov.tick()
+    assert len(released) == 1
+    gov.tick()  # no growth since: nothing worth giving back
+    assert len(released) == 1
+    ballast = b"x" * (64 * 2**20)  # written, so resident
+    gov.tick()
+    assert len(released) == 2 and len(ballast) > 0
+    assert gov.status()["heapReleasedMb"] == round(gov.trimmed_mb)
+
+
 def test_resources_settings_are_validated() -> None:
     cfg, problems = load_config(
         None, settings={"resources": {"max_rss_mb": 1500, "unload_after_s": -1, "quiet_ms": 200}}
