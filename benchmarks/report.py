@@ -578,6 +578,58 @@ def plot_soak(fig: Any, d: Json) -> bool:
     return True
 
 
+def store_memory_section(d: Json) -> tuple[str, Json]:
+    """The chunk store's RSS over many small commits, lsp-ai's cache caps vs LanceDB's."""
+    runs = d.get("runs", {})
+    rows = [
+        [
+            label,
+            r.get("rss_after_warmup_mb"),
+            r.get("rss_end_mb"),
+            r.get("growth_mb_per_100_updates"),
+            r.get("cache_end_mb"),
+            r.get("search_ms_p50"),
+        ]
+        for label, r in runs.items()
+    ]
+    header = [
+        "LanceDB caches",
+        "RSS after warm-up MB",
+        "RSS at the end MB",
+        "growth MB / 100 updates",
+        "cached MB at the end",
+        "search p50 ms",
+    ]
+    md = [
+        f"{d.get('updates')} file updates (replace or remove, a hybrid search after each) on "
+        "the real chunk store, freed heap given back before each sample: growth "
+        f"x{d.get('growth_ratio')} with LanceDB's defaults, search time x{d.get('search_ratio')} "
+        "with the caps.",
+        "",
+        table(header, rows),
+    ]
+    slim = {k: {x: v for x, v in r.items() if x != "samples"} for k, r in runs.items()}
+    return "\n".join(md), {
+        "runs": slim,
+        "growth_ratio": d.get("growth_ratio"),
+        "search_ratio": d.get("search_ratio"),
+    }
+
+
+def plot_store_memory(fig: Any, d: Json) -> bool:
+    runs = d.get("runs", {})
+    if not runs:
+        return False
+    ax = fig.add_subplot()
+    for label, r in runs.items():
+        samples = r.get("samples", [])
+        ax.plot([s["updates"] for s in samples], [s["rss_mb"] for s in samples], label=label)
+    ax.set(xlabel="file updates", ylabel="RSS, MB", title="Chunk store memory over commits")
+    ax.grid(alpha=0.3)
+    ax.legend(title="LanceDB caches")
+    return True
+
+
 @dataclass(frozen=True)
 class Part:
     """One suite's part of the report: its JSON file, its section and its plot."""
@@ -605,6 +657,13 @@ PARTS = [
     Part("Memory", ("memory",), memory_section, "memory", plot_memory),
     Part("Soak", ("soak",), soak_section, "soak", plot_soak),
     Part("Resource governor", ("governor",), governor_section, "governor", plot_governor),
+    Part(
+        "Chunk store memory",
+        ("store_memory",),
+        store_memory_section,
+        "store_memory",
+        plot_store_memory,
+    ),
 ]
 
 

@@ -89,3 +89,24 @@ def test_soak_section_and_plot(tmp_path: Path) -> None:
     assert (tmp_path / "plots" / "soak.png").stat().st_size > 1000
     figures = json.loads((tmp_path / "figures.json").read_text())
     assert "timeline" not in figures["soak"]
+
+
+def test_store_memory_section_and_plot(tmp_path: Path) -> None:
+    from benchmarks.store_memory import run_one
+
+    capped = run_one(30, capped=True)  # the real store, briefly (the defaults run is a child)
+    assert capped["samples"] and capped["cache_end_mb"] > 0 and capped["search_ms_p50"] > 0
+    defaults = {**capped, "capped": False, "growth_mb_per_100_updates": 7.9, "rss_end_mb": 999.0}
+    write(
+        tmp_path,
+        "store_memory",
+        {"updates": 30, "runs": {"capped": capped, "defaults": defaults}, "growth_ratio": 4.1},
+    )
+
+    text = report.build(tmp_path).read_text()
+
+    assert "## Chunk store memory" in text and "growth x4.1 with LanceDB's defaults" in text
+    assert "| defaults | " in text and "| 999.0 |" in text
+    assert (tmp_path / "plots" / "store_memory.png").stat().st_size > 1000
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert "samples" not in figures["chunk store memory"]["runs"]["capped"]
