@@ -20,7 +20,15 @@ from lsp_ai.completion.repo_context import RecentWindows, RepoContext
 from lsp_ai.completion.service import CompletionService
 from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
-from lsp_ai.governor import Activity, Budget, Governor, Pacer, release_heap, role_threads
+from lsp_ai.governor import (
+    Activity,
+    Budget,
+    Governor,
+    Pacer,
+    other_busy_cores,
+    release_heap,
+    role_threads,
+)
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.rerank import make_reranker
 from lsp_ai.index.service import IndexService
@@ -226,6 +234,7 @@ class Services:
             for role in ("completion", "chat", "embedding")
         }
         resources["typingWaitS"] = round(self.activity.waited_s, 1)
+        resources["otherBusyCores"] = round(other_busy_cores(), 2)
         return {
             **self.index.stats(),
             "pending": pending,

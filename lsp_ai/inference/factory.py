@@ -37,6 +37,7 @@ def text_model_factory(role: str, cfg: Any, paths: Sequence[str] = ()) -> Callab
             n_gpu_layers=cfg.n_gpu_layers,
             n_threads=cfg.n_threads or role_threads(role),
             kv_cache_type=cfg.kv_cache_type,
+            adapt_threads=not cfg.n_threads,
         )
 
     return load

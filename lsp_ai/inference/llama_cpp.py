@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp_ai.concurrency import Cancelled, CancelToken
-from lsp_ai.governor import cores
+from lsp_ai.governor import cores, free_threads
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError, Usage
 
 log = logging.getLogger(__name__)
@@ -156,13 +156,21 @@ class LlamaCppModel:
         n_threads: int = 0,
         n_batch: int = 128,
         kv_cache_type: str = "f16",
+        adapt_threads: bool = False,
     ) -> None:
+        """Load `path` for `role`.
+
+        `adapt_threads` (auto mode, `n_threads = 0`): before each generation, leave out the
+        cores other processes keep busy. An explicit thread count stays as given.
+        """
         self.name = path.name
         self.path = path
         self.role = role
         self._lock = threading.Lock()
         self._cancel: CancelToken | None = None
         self.last_usage = Usage()
+        self._most_threads = self.threads = n_threads or cores()
+        self._adapt_threads = adapt_threads
         # A small n_batch keeps each llama_decode short, so cancellation lands quickly even
         # between abort-callback checks.
         self._llm = load_llama(
@@ -171,7 +179,7 @@ class LlamaCppModel:
             n_ctx=n_ctx,
             n_batch=n_batch,
             n_gpu_layers=n_gpu_layers,
-            n_threads=n_threads,
+            n_threads=self.threads,
             **_kv_cache_args(kv_cache_type),
         )
         self._install_abort_callback()
@@ -191,6 +199,7 @@ class LlamaCppModel:
             "architecture": meta.get("general.architecture", "?"),
             "n_ctx": self.n_ctx,
             "fim": (fim.style if (fim := self.fim_tokens()) else None),
+            "threads": self.threads,
         }
 
     def count_tokens(self, text: str) -> int:
@@ -241,6 +250,8 @@ class LlamaCppModel:
             )
         max_tokens = min(params.max_tokens, room)
         with self._lock:
+            if self._adapt_threads:
+                self._use_threads(free_threads(self._most_threads))
             self._cancel = cancel
             try:
                 yield from self._token_loop(tokens, params, max_tokens, cancel)
@@ -329,6 +340,14 @@ class LlamaCppModel:
         return min(n, len(tokens) - 1)
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _use_threads(self, n: int) -> None:
+        import llama_cpp
+
+        if n != self.threads:
+            llama_cpp.llama_set_n_threads(self._llm.ctx, n, n)
+            log.debug("models.%s: %d threads (of %d)", self.role, n, self._most_threads)
+            self.threads = n
 
     def _install_abort_callback(self) -> None:
         import llama_cpp

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from lsp_ai.config import load_config
-from lsp_ai.governor import Activity, Budget, Governor, Pacer, rss_mb
+from lsp_ai.governor import Activity, Budget, CpuLoad, Governor, Pacer, rss_mb
 from lsp_ai.index.service import LazyEmbedder
 from lsp_ai.inference.slots import ModelSlot
 
@@ -142,6 +142,16 @@ def test_freed_heap_goes_back_after_growth_while_nobody_types() -> None:
     gov.tick()
     assert len(released) == 2 and len(ballast) > 0
     assert gov.status()["heapReleasedMb"] == round(gov.trimmed_mb)
+
+
+def test_our_own_cpu_time_is_not_counted_as_other_processes_load() -> None:
+    load = CpuLoad()
+    time.sleep(load.MIN_WINDOW_S)
+    load.other_busy()
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:  # a core busy in this process: the model's own work, say
+        pass
+    assert load.other_busy() < 0.5
 
 
 def test_resources_settings_are_validated() -> None:
