@@ -66,6 +66,8 @@ SUITES = (
     Suite("governor", "governor", ("--quick",)),
     # 1,500 file updates took 3.5 min for both runs; 450 show the trend in about a minute.
     Suite("store_memory", "store_memory", ("--updates", "450")),
+    # 2 min on 2 cores (3 load levels x 2 thread settings x 2 completions); quick: 1 each.
+    Suite("contention", "contention", ("--reps", "1")),
 )
 
 

@@ -616,6 +616,49 @@ def store_memory_section(d: Json) -> tuple[str, Json]:
     }
 
 
+def contention_section(d: Json) -> tuple[str, Json]:
+    """Completion time beside busy processes: auto threads vs every core."""
+    levels = d.get("busy_processes", {})
+    rows = [
+        [
+            busy,
+            f"{r['every core']['median_s']} ({r['every core']['threads'][0]})",
+            f"{r['auto']['median_s']} ({r['auto']['threads'][0]})",
+            f"x{r['ratio']}",
+        ]
+        for busy, r in levels.items()
+    ]
+    header = [
+        "busy processes",
+        "every core: s (threads)",
+        "auto: s (threads)",
+        "auto / every core",
+    ]
+    md = [
+        f"A cold completion (~450-token prompt, 32 tokens), median of {d.get('reps')}, on "
+        f"{d.get('cores')} cores beside processes that each spin on a core.",
+        "",
+        table(header, rows),
+    ]
+    return "\n".join(md), {"busy_processes": levels}
+
+
+def plot_contention(fig: Any, d: Json) -> bool:
+    levels = d.get("busy_processes", {})
+    if not levels:
+        return False
+    ax = fig.add_subplot()
+    for i, label in enumerate(("every core", "auto")):
+        xs = [n + (i - 0.5) * 0.4 for n in range(len(levels))]
+        ax.bar(xs, [r[label]["median_s"] for r in levels.values()], width=0.4, label=label)
+    ax.set_xticks(range(len(levels)), list(levels))
+    ax.set(xlabel="processes spinning beside lsp-ai", ylabel="seconds per completion")
+    ax.set_title("Completion time under CPU contention")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(title="threads")
+    return True
+
+
 def plot_store_memory(fig: Any, d: Json) -> bool:
     runs = d.get("runs", {})
     if not runs:
@@ -657,6 +700,7 @@ PARTS = [
     Part("Memory", ("memory",), memory_section, "memory", plot_memory),
     Part("Soak", ("soak",), soak_section, "soak", plot_soak),
     Part("Resource governor", ("governor",), governor_section, "governor", plot_governor),
+    Part("CPU contention", ("contention",), contention_section, "contention", plot_contention),
     Part(
         "Chunk store memory",
         ("store_memory",),

@@ -110,3 +110,20 @@ def test_store_memory_section_and_plot(tmp_path: Path) -> None:
     assert (tmp_path / "plots" / "store_memory.png").stat().st_size > 1000
     figures = json.loads((tmp_path / "figures.json").read_text())
     assert "samples" not in figures["chunk store memory"]["runs"]["capped"]
+
+
+def test_contention_section_and_plot(tmp_path: Path) -> None:
+    def level(every: float, auto: float, threads: int) -> dict:
+        return {
+            "every core": {"median_s": every, "threads": [2, 2]},
+            "auto": {"median_s": auto, "threads": [threads, threads]},
+            "ratio": round(auto / every, 2),
+        }
+
+    levels = {"0": level(3.2, 3.1, 2), "2": level(32.9, 9.1, 1)}
+    write(tmp_path, "contention", {"cores": 2, "reps": 2, "busy_processes": levels})
+
+    text = report.build(tmp_path).read_text()
+
+    assert "| 2 | 32.9 (2) | 9.1 (1) | x0.28 |" in text
+    assert (tmp_path / "plots" / "contention.png").stat().st_size > 1000
