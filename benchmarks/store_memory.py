@@ -63,7 +63,7 @@ def _rows(path: str, n: int, rng: random.Random) -> list[Any]:
 
 
 def run_one(updates: int, capped: bool) -> dict[str, Any]:
-    """In this process: the store's updates, sampled; `capped=False` lifts lsp-ai's caps."""
+    """The store's updates, sampled; `capped=False` lifts lsp-ai's caps for this process."""
     from lsp_ai.governor import release_heap, rss_mb
     from lsp_ai.index import store as store_mod
 
