@@ -200,8 +200,8 @@ class Governor:
         self.actions: deque[str] = deque(maxlen=10)
         self.peak_mb = 0.0
         self._settled_mb = 0.0  # where the last enforcement left it: not redone until growth
-        self._trimmed_mb = 0.0  # RSS after the last heap release
-        self.trimmed_mb = 0.0  # heap given back by those releases, for status
+        self._rss_after_trim = 0.0  # the next trim waits until RSS grows past this
+        self.released_mb = 0.0  # heap those trims gave back in all, for status
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -239,15 +239,15 @@ class Governor:
         over = self.max_rss_mb > 0 and now > self.max_rss_mb
         if over and now > self._settled_mb * 1.05:  # what could be done was done; wait for growth
             self.enforce(now)
-        elif now > self._trimmed_mb + TRIM_GROWTH_MB and not self._typing():
+        elif now > self._rss_after_trim + TRIM_GROWTH_MB and not self._typing():
             self.trim(now)
 
     def trim(self, now: float) -> None:
         """Give freed heap back; the next trim waits until RSS grows again from here."""
         self._budget.release_heap()
-        self._trimmed_mb = rss_mb()
-        self.trimmed_mb += max(0.0, now - self._trimmed_mb)
-        log.debug("resources: released freed heap, %.0f -> %.0f MB", now, self._trimmed_mb)
+        self._rss_after_trim = rss_mb()
+        self.released_mb += max(0.0, now - self._rss_after_trim)
+        log.debug("resources: released freed heap, %.0f -> %.0f MB", now, self._rss_after_trim)
 
     def enforce(self, now: float) -> None:
         """Step by step, cheapest first, until under budget."""
@@ -267,7 +267,7 @@ class Governor:
                 self._budget.release_heap()
                 after = rss_mb()
                 self._did(f"unloaded the {role} model to stay within budget; now {after:.0f} MB")
-        self._settled_mb = self._trimmed_mb = after
+        self._settled_mb = self._rss_after_trim = after
 
     def status(self) -> dict[str, object]:
         now = rss_mb()
@@ -278,6 +278,6 @@ class Governor:
             "overBudget": self.max_rss_mb > 0 and now > self.max_rss_mb,
             "unloadAfterS": self.unload_after_s,
             "embedBatch": self.embed_batch,
-            "heapReleasedMb": round(self.trimmed_mb),
+            "heapReleasedMb": round(self.released_mb),
             "actions": list(self.actions),
         }

@@ -32,7 +32,7 @@ def test_auto_threads_leave_out_the_cores_another_process_keeps_busy() -> None:
     model = LlamaCppModel(embedded_gguf(), role="completion", n_ctx=512, adapt_threads=True)
     prompt, params = "def add(a, b):\n    return", GenerationParams(2)
     try:
-        time.sleep(CpuLoad.MIN_WINDOW_S)  # a reading of the quiet machine first
+        time.sleep(CpuLoad.MIN_WINDOW_S)  # if the process's reader exists, a quiet window
         "".join(model.stream(prompt, params, CancelToken()))
         assert model.threads == cores()
         spin = "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"
