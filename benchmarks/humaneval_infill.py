@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import EVAL_DATA, log, percentiles, write_result
-from lsp_ai.completion.service import CompletionRequest, CompletionService
+from lsp_ai.completion.engine import CompletionEngine, CompletionRequest
 from lsp_ai.concurrency import CancelToken
 from lsp_ai.inference.discovery import embedded_gguf
 from lsp_ai.inference.llama_cpp import LlamaCppModel
@@ -103,7 +103,7 @@ def main() -> None:
     model = LlamaCppModel(
         Path(path), role="completion", n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers
     )
-    engine = CompletionService(
+    engine = CompletionEngine(
         ModelSlot("completion", lambda: model),
         fim_template="auto",
         max_tokens=64,

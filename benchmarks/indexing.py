@@ -41,7 +41,7 @@ from benchmarks.common import (
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
 from lsp_ai.index.discover import FileFilter, language_for, read_text
-from lsp_ai.services import Services
+from lsp_ai.wiring import Wiring
 
 DEFAULT_PACKAGES = ["rich==14.2.0"]
 
@@ -74,20 +74,20 @@ def fetch_sdists(packages: list[str], dest: Path) -> Path:
     return root
 
 
-def services_for(root: Path, db: Path) -> Services:
+def wiring_for(root: Path, db: Path) -> Wiring:
     cfg, problems = parse_config({"index": {"db_path": str(db)}})
     assert not problems, problems
-    return Services(cfg, [root])
+    return Wiring(cfg, [root])
 
 
-def raw_embed_seconds(svc: Services, root: Path) -> tuple[float, int]:
+def raw_embed_seconds(svc: Wiring, root: Path) -> tuple[float, int]:
     """The embedder alone on the same chunk texts the pipeline embedded."""
     texts = []
     for f in FileFilter(root).walk():
         fc = chunk_file(f.rel, read_text(f.path), language_for(f.rel))
         texts.extend(c.embed_text for c in fc.chunks)
     unique = list(dict.fromkeys(texts))  # the pipeline embeds each distinct text once
-    embedder = svc.slots.embedding.get()
+    embedder = svc.models.embedding.get()
     started = time.perf_counter()
     embedder.embed(unique, "document")
     return time.perf_counter() - started, len(unique)
@@ -155,7 +155,7 @@ def reopen_at_scale(tmp: Path, files: int) -> dict[str, Any]:
     """Index `files` files once, then time a fresh process re-opening them unchanged."""
     root = cosqa_workspace(tmp, files)
     db = tmp / "db-reopen"
-    svc = services_for(root, db)
+    svc = wiring_for(root, db)
     started = time.perf_counter()
     svc.index.build()
     build_s = time.perf_counter() - started
@@ -178,8 +178,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lsp-ai-index-bench-"))
     root = fetch_sdists(args.packages, tmp)
     db = tmp / "db"
-    svc = services_for(root, db)
-    svc.slots.embedding.get()  # load the model first so neither side pays for it
+    svc = wiring_for(root, db)
+    svc.models.embedding.get()  # load the model first so neither side pays for it
     started = time.perf_counter()
     files = svc.index.build()
     total_s = time.perf_counter() - started

@@ -117,7 +117,7 @@ from lsp_ai.index.rerank import CrossEncoderReranker
 from lsp_ai.index.service import IndexService
 from lsp_ai.inference.base import ModelError
 from lsp_ai.inference.factory import embedder_name
-from lsp_ai.services import Services
+from lsp_ai.wiring import Wiring
 
 #: Words a person would leave out of a grep: common English and code keywords.
 STOPWORDS: frozenset[str] = frozenset(
@@ -184,9 +184,7 @@ def index_method(index: IndexService, mode: Any, expand: bool = False) -> Method
     return search
 
 
-def methods_for(
-    svc: Services, root: Path, reranked: IndexService | None = None
-) -> dict[str, Method]:
+def methods_for(svc: Wiring, root: Path, reranked: IndexService | None = None) -> dict[str, Method]:
     """Every method compared, by name, in table order; the hook where new ones are added.
 
     ``reranked`` is a second `IndexService` over the same database with a cross-encoder.
@@ -312,10 +310,10 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
     assert not problems, problems
     with ExitStack() as stack:  # closed last in, first out: services, then the database
         stack.callback(shutil.rmtree, db, ignore_errors=True)
-        svc = Services(cfg, [corpus.root])
+        svc = Wiring(cfg, [corpus.root])
         stack.callback(svc.close)
         started = time.perf_counter()
-        svc.slots.embedding.get()
+        svc.models.embedding.get()
         model_s = time.perf_counter() - started
         log(f"[{corpus.name}] indexing {corpus.root} ...")
         started = time.perf_counter()
@@ -340,7 +338,7 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
             svc.index.search(corpus.queries[0].text, 1, mode="fts")
             reranked = IndexService(
                 [corpus.root],
-                embedder=svc.slots.embedding.get,
+                embedder=svc.models.embedding.get,
                 embedder_name=embedder_name(cfg.models.embedding),
                 db_path=str(db),
                 rerank=reranker,

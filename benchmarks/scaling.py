@@ -104,13 +104,13 @@ def worker(root: Path, out: Path) -> None:
     """Index `root` as `lsp-ai index` does (cli.cmd_index), instrumented; results to `out`."""
     from lsp_ai.config import load_config
     from lsp_ai.index.symbols import SymbolTable
-    from lsp_ai.services import Services
+    from lsp_ai.wiring import Wiring
 
     me = os.getpid()
     cfg, problems = load_config(root)
     if problems:
         raise SystemExit(f"config: {problems}")
-    svc = Services(cfg, [root])
+    svc = Wiring(cfg, [root])
     rss = {"imported": proc_memory_mb(me)["rss_mb"]}
     started = time.perf_counter()
     # What `build` does first: open LanceDB, and load MiniLM (a new database needs its size).
@@ -147,7 +147,7 @@ def worker(root: Path, out: Path) -> None:
     rss["without_symbol_table"] = _settled_rss()
     svc.index.close()
     rss["without_lancedb"] = _settled_rss()
-    svc.slots.embedding.close()
+    svc.models.embedding.close()
     rss["without_model"] = _settled_rss()
     db = indexes[0].db_dir
     stages = {

@@ -80,7 +80,8 @@ from benchmarks.common import (
     write_result,
 )
 from benchmarks.memory import server_pid
-from lsp_ai.trace import CHAT_ENV, COMPLETION_ENV
+from lsp_ai.records import CHAT_TRACE_ENV as CHAT_ENV
+from lsp_ai.records import COMPLETION_TRACE_ENV as COMPLETION_ENV
 
 DURATION_S, QUICK_DURATION_S = 300.0, 45.0
 FILES, QUICK_FILES = 60, 30

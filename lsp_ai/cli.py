@@ -75,7 +75,11 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check models, grammars, ctags and the index folder")
     s.add_argument("--root", default=".", type=Path)
 
-    s = sub.add_parser("trace", help="what became of recent completions and chats, and why")
+    s = sub.add_parser(
+        "decisions",
+        aliases=["trace"],  # its first name, kept for scripts
+        help="what became of recent completions and chats, and why",
+    )
     s.add_argument("-n", type=int, default=10, help="how many past decisions (default 10)")
     s.add_argument("-f", "--follow", action="store_true", help="keep printing new ones")
     s.add_argument("--kind", choices=["completion", "chat"])
@@ -118,10 +122,27 @@ def _config(root: Path | None) -> Any:
     return cfg
 
 
-def _services(root: Path) -> Any:
-    from lsp_ai.services import Services
+def _say(level: Any, message: str) -> None:
+    """The assistant's notices, on stderr."""
+    print(message if message.startswith("lsp-ai") else f"lsp-ai: {message}", file=sys.stderr)
 
-    return Services(_config(root), [root])
+
+def _assistant(root: Path) -> Any:
+    """The same assistant the language server runs, for one workspace root."""
+    from lsp_ai.assistant import Assistant
+    from lsp_ai.records import Recorder, decisions_path
+
+    return Assistant([root], recorder=Recorder(str(root), decisions_path()), notify=_say)
+
+
+def _run(assistant: Any, call: Any) -> Any:
+    """Await one assistant call, then release its workers and models."""
+    import asyncio
+
+    try:
+        return asyncio.run(call)
+    finally:
+        assistant.close()
 
 
 def _progress(label: str) -> Callable[[int, int], None]:
@@ -144,9 +165,10 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lsp_ai.server import server
-    from lsp_ai.transport import serve_stdio, serve_tcp
+    from lsp_ai.lsp.setup import create_server
+    from lsp_ai.lsp.transport import serve_stdio, serve_tcp
 
+    server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not host or not port.isdigit():
@@ -170,13 +192,11 @@ def _private_stdout() -> BinaryIO:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    root = _root(args.root)
-    svc = _services(root)
+    assistant = _assistant(_root(args.root))
     started = time.perf_counter()
-    count = svc.index.build(_progress("Indexing"))
-    stats = svc.index.stats()
+    done = _run(assistant, assistant.index(_progress("Indexing")))
     took = time.perf_counter() - started
-    crawl = svc.index.last_crawl
+    crawl = done.crawl
     detail = ""
     if crawl is not None:
         detail = (
@@ -185,24 +205,23 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{crawl.embed_s:.1f}s, write {crawl.write_s:.1f}s)"
         )
     print(
-        f"indexed {count} files, {stats['chunks']} chunks in {took:.1f}s "
-        f"({_skipped_summary(svc.index)}{detail})"
+        f"indexed {done.files} files, {done.chunks} chunks in {took:.1f}s "
+        f"({_skipped_summary(done.skipped)}{detail})"
     )
     return 0
 
 
-def _skipped_summary(index: Any) -> str:
+def _skipped_summary(kinds: Any) -> str:
     """`5 skipped: 3 binary, 2 symlink loop`; `-v` logs every skipped file with its reason."""
-    kinds = index.skipped_kinds()
     listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-    return f"{index.skipped} skipped" + (f": {listed}" if listed else "")
+    return f"{sum(kinds.values())} skipped" + (f": {listed}" if listed else "")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     if args.k <= 0:
         raise CliError("-k must be a positive integer")
-    svc = _services(_root(args.root))
-    hits = svc.index.search(args.query, args.k)
+    assistant = _assistant(_root(args.root))
+    hits = _run(assistant, assistant.search(args.query, args.k))
     if args.json:
         print(json.dumps([h.to_json() for h in hits], indent=2))
         return 0
@@ -215,20 +234,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from lsp_ai.chat.service import ChatRequest
-    from lsp_ai.concurrency import CancelToken
+    from lsp_ai.assistant import ChatQuery
 
-    svc = _services(_root(args.root))
+    assistant = _assistant(_root(args.root))
 
     def write(delta: str) -> None:
         sys.stdout.write(delta)
         sys.stdout.flush()
 
-    token = CancelToken()
     try:
-        result = svc.chat.chat(ChatRequest(args.question, args.session), write, token)
-    except KeyboardInterrupt:
-        token.cancel()
+        result = _run(assistant, assistant.chat(ChatQuery(args.question, args.session), write))
+    except KeyboardInterrupt:  # asyncio.run cancelled the chat, which stopped the model
         print("\n(interrupted)", file=sys.stderr)
         return 130
     print()
@@ -249,10 +265,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from lsp_ai.completion.service import CompletionRequest
-    from lsp_ai.concurrency import CancelToken
-    from lsp_ai.index.discover import language_for, read_text
-    from lsp_ai.trace import COMPLETION_ENV, Trace, completion_record
+    from lsp_ai.index.discover import read_text
 
     path = args.file.expanduser()
     if not path.is_file():
@@ -260,27 +273,16 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if args.line < 0 or args.character < 0:
         raise CliError("--line and --character are 0-based and must be >= 0")
     text = read_text(path)
-    svc = _services(_root(args.root) if args.root else path.resolve().parent)
-    svc.index.open_if_present()
-    req = CompletionRequest(
-        text, args.line, args.character, str(path.resolve()), language_for(path.name), True
-    )
-    started = time.perf_counter()
-    result = svc.completion.complete(req, CancelToken())
-    if (trace := Trace.from_env(COMPLETION_ENV)) is not None:
-        trace.write(
-            completion_record(
-                uri=path.resolve().as_uri(),
-                line=args.line,
-                character=args.character,
-                outcome="shown" if result.text else "empty",
-                server_ms=(time.perf_counter() - started) * 1000,
-                result=result,
-            )
-        )
-        trace.close()
-    print(result.text)
-    return 0 if result.text else 1
+    assistant = _assistant(_root(args.root) if args.root else path.resolve().parent)
+    assistant.use_existing_index()
+    uri = path.resolve().as_uri()
+    call = assistant.complete(uri, text, args.line, args.character, invoked=True)
+    result = _run(assistant, call)
+    if result is None and (reason := assistant.documents.private(uri)) is not None:
+        raise CliError(f"{args.file} is {reason}; lsp-ai never sends it to a model")
+    text = result.text if result is not None else ""
+    print(text)
+    return 0 if text else 1
 
 
 def _served_model(role: str, section: Any) -> dict[str, Any]:
@@ -387,8 +389,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_trace(args: argparse.Namespace) -> int:
-    from lsp_ai.decisions import decisions_path, explain, follow, read_decisions
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from lsp_ai.records import decisions_path, explain, follow, read_decisions
 
     path = decisions_path()
     root = str(_root(args.root)) if args.root else None
@@ -448,7 +450,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "complete": cmd_complete,
     "models": cmd_models,
     "doctor": cmd_doctor,
-    "trace": cmd_trace,
+    "decisions": cmd_decisions,
+    "trace": cmd_decisions,
     "eval": cmd_eval,
 }
 

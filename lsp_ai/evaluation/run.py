@@ -1,6 +1,6 @@
 """`lsp-ai eval`: run the tasks against the configured models and index, and score them.
 
-Everything runs on the same services the server uses (`Services`), configured as the user
+Everything runs on the parts the server's assistant uses (`Wiring`), configured as the user
 configured them, except that the index is a fresh one of the temporary copy, in the same
 temporary folder, so the user's own index is neither read nor written. Completion runs each
 task twice: with repository context and without it (``completion.repo_context``).
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lsp_ai.completion.service import CompletionRequest
+from lsp_ai.completion.engine import CompletionRequest
 from lsp_ai.concurrency import CancelToken
 from lsp_ai.config import Config, config_to_dict
 from lsp_ai.evaluation.docs import MIN_FUNCTION_LINES, MIN_SENTENCE_WORDS
@@ -25,7 +25,7 @@ from lsp_ai.evaluation.tasks import CompletionTask, RetrievalTask, TaskSet, buil
 from lsp_ai.inference.base import ModelError
 from lsp_ai.inference.discovery import resolve_gguf
 from lsp_ai.inference.factory import embedder_name
-from lsp_ai.services import Services
+from lsp_ai.wiring import Wiring
 
 Progress = Callable[[int, int], None]
 KINDS = ("retrieval", "completion")
@@ -77,7 +77,7 @@ def evaluate(
             index=replace(cfg.index, db_path=str(Path(tmp) / "index")),
             completion=replace(cfg.completion, repo_context=True),
         )
-        svc = Services(run_cfg, [copy])
+        svc = Wiring(run_cfg, [copy])
         try:
             clock = time.perf_counter()
             svc.index.build(progress("Indexing a copy"))
@@ -150,7 +150,7 @@ def cutoffs(k: int) -> list[int]:
 
 
 def _retrieval(
-    svc: Services, tasks: list[RetrievalTask], k: int, progress: Progress
+    svc: Wiring, tasks: list[RetrievalTask], k: int, progress: Progress
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not tasks:
         return None, []
@@ -183,7 +183,7 @@ def _retrieval(
 
 
 def _completion(
-    svc: Services, cfg: Config, tasks: list[CompletionTask], progress: Progress
+    svc: Wiring, cfg: Config, tasks: list[CompletionTask], progress: Progress
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not tasks:
         return None, []
@@ -225,7 +225,7 @@ def _completion(
     return metrics, rows
 
 
-def _complete(svc: Services, task: CompletionTask) -> dict[str, Any]:
+def _complete(svc: Wiring, task: CompletionTask) -> dict[str, Any]:
     path = str(svc.roots[0] / task.path)  # in the copy: its symbols are the index's
     req = CompletionRequest(task.document, task.line, task.character, path, task.language, True)
     started = time.perf_counter()
@@ -242,9 +242,9 @@ def _complete(svc: Services, task: CompletionTask) -> dict[str, Any]:
     }
 
 
-def _models(svc: Services, cfg: Config) -> dict[str, Any]:
+def _models(svc: Wiring, cfg: Config) -> dict[str, Any]:
     """What each role resolved to: the configured names, and the loaded model's own facts."""
-    status = svc.models_status()
+    status = svc.models.status()
     completion = cfg.models.completion
     if completion.backend == "llama_cpp" and "path" not in status["completion"]:
         # Not loaded (no completion tasks): say which file it would have been.
@@ -255,7 +255,7 @@ def _models(svc: Services, cfg: Config) -> dict[str, Any]:
         except ModelError as exc:
             status["completion"]["error"] = str(exc)
     embedding = cfg.models.embedding
-    loaded = svc.slots.embedding.peek()
+    loaded = svc.models.embedding.peek()
     return {
         "completion": {"backend": completion.backend, "model": completion.model}
         | status["completion"],

@@ -16,6 +16,15 @@ from lsp_ai.concurrency import CancelToken
 class ModelError(Exception):
     """A model that cannot be loaded or used; the message names the role and the fix."""
 
+    @classmethod
+    def from_os_error(cls, message: str, exc: OSError) -> ModelError:
+        """`message`, as a `ModelTimeout` when the socket timed out."""
+        return (ModelTimeout if isinstance(exc, TimeoutError) else cls)(message)
+
+
+class ModelTimeout(ModelError):
+    """A model server that did not answer in time (recorded as a timeout, not a failure)."""
+
 
 class ChatMessage(TypedDict):
     role: Literal["system", "user", "assistant"]

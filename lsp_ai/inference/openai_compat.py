@@ -57,7 +57,7 @@ class Endpoint:
 
     def _connect(self, cancel: CancelToken | None) -> http.client.HTTPConnection:
         """A connected socket, retrying refused or timed-out connects with backoff."""
-        last: Exception | None = None
+        last: OSError | None = None
         for attempt in range(RETRIES + 1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -76,10 +76,11 @@ class Endpoint:
                         raise Cancelled(cancel.reason) from exc
                     if cancel is None:
                         time.sleep(BACKOFF_S[min(attempt, 2)])
-        raise ModelError(
+        message = (
             f"models.{self.role}: cannot reach {self.url} ({last}); start the server or fix "
             f"models.{self.role}.base_url"
         )
+        raise ModelError.from_os_error(message, last) if last else ModelError(message)
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, cancel: CancelToken | None
@@ -93,7 +94,9 @@ class Endpoint:
             conn.close()
             if cancel is not None and cancel.cancelled:
                 raise Cancelled(cancel.reason) from exc
-            raise ModelError(f"models.{self.role}: {self.url} dropped the request ({exc})") from exc
+            raise ModelError.from_os_error(
+                f"models.{self.role}: {self.url} dropped the request ({exc})", exc
+            ) from exc
         if resp.status >= 400:
             detail = _error_text(resp.read())
             conn.close()
@@ -129,7 +132,9 @@ class Endpoint:
         except OSError as exc:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled(cancel.reason) from exc
-            raise ModelError(f"models.{self.role}: reading from {self.url} failed ({exc})") from exc
+            raise ModelError.from_os_error(
+                f"models.{self.role}: reading from {self.url} failed ({exc})", exc
+            ) from exc
         finally:
             conn.close()
         if cancel is not None:
@@ -153,8 +158,8 @@ class Endpoint:
                     except OSError as exc:
                         if cancel.cancelled:
                             raise Cancelled(cancel.reason) from exc
-                        raise ModelError(
-                            f"models.{self.role}: the stream from {self.url} broke ({exc})"
+                        raise ModelError.from_os_error(
+                            f"models.{self.role}: the stream from {self.url} broke ({exc})", exc
                         ) from exc
                     cancel.raise_if_cancelled()
                     if not line:

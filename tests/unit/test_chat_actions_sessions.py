@@ -92,22 +92,3 @@ def test_a_session_file_that_is_not_an_object_starts_afresh(tmp_path: Path) -> N
     (file,) = tmp_path.glob("*.json")
     file.write_text("[]")
     assert SessionStore(tmp_path).history("s") == []
-
-
-def test_comment_writing_actions_need_a_known_comment_syntax() -> None:
-    from lsprotocol import types as lsp
-
-    from lsp_ai.server import code_action, server
-
-    def titles(uri: str) -> list[str]:
-        params = lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            range=lsp.Range(
-                start=lsp.Position(line=0, character=0), end=lsp.Position(line=2, character=0)
-            ),
-            context=lsp.CodeActionContext(diagnostics=[]),
-        )
-        return [a.title for a in code_action(server, params)]
-
-    assert len(titles("file:///a.py")) == 3
-    assert titles("file:///notes.md") == ["lsp-ai: Refactor this code"]

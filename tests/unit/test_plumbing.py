@@ -8,7 +8,7 @@ import pytest
 
 from lsp_ai.concurrency import Cancelled, CancelToken, Gate, LatestWins
 from lsp_ai.inference.llama_cpp import _StopScanner
-from lsp_ai.protocol import parse_chat_params
+from lsp_ai.lsp.protocol import parse_chat_params
 
 
 def test_newer_request_supersedes_older_on_same_document() -> None:

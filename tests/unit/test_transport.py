@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsp_ai.transport import FrameParser, FramingError, Message
+from lsp_ai.lsp.transport import FrameParser, FramingError, Message
 from tests.robustness.raw_client import encode
 
 messages = st.lists(

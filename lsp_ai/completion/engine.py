@@ -1,4 +1,8 @@
-"""The completion engine shared by inline completion, plain completion and `lsp-ai complete`."""
+"""The completion engine: from a document and a cursor to a suggestion (prompt, model, cuts).
+
+It knows nothing of requests racing each other: `completion/session.py` decides which request
+runs, which is superseded and what is computed ahead.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lsp_ai.completion.context import cursor_context, split_at
 from lsp_ai.completion.fim import choose_layout
@@ -33,6 +38,11 @@ class CompletionRequest:
     path: str = ""  # the document's key: a file system path, or a URI for unsaved buffers
     language: str = "text"
     invoked: bool = False  # asked for explicitly (a key press), not as-you-type
+
+    @cached_property
+    def halves(self) -> tuple[str, str]:
+        """The text before and after the cursor, split once per request."""
+        return split_at(self.text, self.line, self.character)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ TEMPLATE_TOKENS = 32
 HEADROOM = 0.85
 
 
-class CompletionService:
+class CompletionEngine:
     def __init__(
         self,
         slot: ModelSlot[TextModel],
@@ -112,7 +122,7 @@ class CompletionService:
 
     def complete(self, req: CompletionRequest, cancel: CancelToken) -> CompletionResult:
         """Blocking; run it in the completion executor. Raises Cancelled when superseded."""
-        before, after = split_at(req.text, req.line, req.character)
+        before, after = req.halves
         doc = self._doc(req.path)
         if (cached := self._typed_through(doc.shown, before, after)) is not None:
             return CompletionResult(cached, layout="cache", notes=["typing-through: no model"])
@@ -134,7 +144,7 @@ class CompletionService:
         the document cancels it. Whether or not it is used, it leaves the accepted text in
         the KV cache. Returns whether a suggestion is ready.
         """
-        before, after = split_at(req.text, req.line, req.character)
+        before, after = req.halves
         doc = self._doc(req.path)
         if doc.shown is None or (doc.shown.before, doc.shown.text) != (before, shown):
             return False  # the document moved on

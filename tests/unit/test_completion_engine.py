@@ -1,4 +1,4 @@
-"""CompletionService plumbing with a counting stand-in model: typing-through and skips.
+"""CompletionEngine plumbing with a counting stand-in model: typing-through and skips.
 
 What the real model produces is tested end to end in tests/e2e; here the question is only
 whether the service calls the model at all.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from lsp_ai.completion.service import CompletionRequest, CompletionService
+from lsp_ai.completion.engine import CompletionEngine, CompletionRequest
 from lsp_ai.concurrency import CancelToken
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams
 from lsp_ai.inference.slots import ModelSlot
@@ -41,9 +41,9 @@ class CountingModel:
         return {}
 
 
-def service(model: CountingModel) -> CompletionService:
+def service(model: CountingModel) -> CompletionEngine:
     slot: ModelSlot[CountingModel] = ModelSlot("completion", lambda: model)
-    return CompletionService(slot, fim_template="auto", max_tokens=16, multiline="never")  # type: ignore[arg-type]
+    return CompletionEngine(slot, fim_template="auto", max_tokens=16, multiline="never")  # type: ignore[arg-type]
 
 
 def test_typing_the_suggestion_is_answered_without_the_model() -> None:

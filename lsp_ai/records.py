@@ -1,10 +1,12 @@
-"""What happened to each completion and chat request, kept so "why no suggestion?" has an answer.
+"""What happened to each completion and chat request: one record, kept where it is asked for.
 
-Every request ends as one decision record (a JSON-ready dict). The last ones stay in a
-bounded in-memory ring for `lsp-ai.status` and `lsp-ai.explainLastCompletion`; each is also
-appended to `decisions.jsonl` next to the server's log file, which `lsp-ai trace` tails, and
-logged at debug level in plain words (which the server forwards as window/logMessage).
-The records hold no prompt text: prompts stay in the opt-in LSP_AI_*_TRACE files.
+Every request ends as one decision record (a JSON-ready dict with an `Outcome`). `Recorder`
+is the one place that writes it: the last ones stay in a bounded in-memory ring for
+`lsp-ai.status` and `lsp-ai.explainLastCompletion`; each is appended to `decisions.jsonl` next
+to the server's log file, which `lsp-ai decisions` tails, and logged at debug level in plain
+words (which the server forwards as window/logMessage). The decision holds no prompt text:
+prompts go only to the opt-in trace files (LSP_AI_COMPLETION_TRACE, LSP_AI_CHAT_TRACE), which
+stay on this machine like everything else.
 """
 
 from __future__ import annotations
@@ -17,25 +19,81 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from enum import StrEnum
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsp_ai.logs import log_file_path
+
+if TYPE_CHECKING:
+    from lsp_ai.completion.engine import CompletionResult
 
 log = logging.getLogger(__name__)
 
 RING_SIZE = 200
 FILE_NAME = "decisions.jsonl"
 FILE_BYTES = 2_000_000  # rotated with one backup: a trace, not an archive
+COMPLETION_TRACE_ENV = "LSP_AI_COMPLETION_TRACE"
+CHAT_TRACE_ENV = "LSP_AI_CHAT_TRACE"
+
+
+class Kind(StrEnum):
+    COMPLETION = "completion"
+    CHAT = "chat"
+
+
+class Outcome(StrEnum):
+    """What became of a request; the words `lsp-ai decisions` and the status show."""
+
+    SHOWN = "shown"  # a completion with text
+    EMPTY = "empty"  # a completion the model or post-processing left empty
+    DEBOUNCED = "debounced"  # replaced while it queued: never reached the model
+    SUPERSEDED = "superseded"  # replaced while the model ran
+    CANCELLED = "cancelled"  # $/cancelRequest, or Ctrl-C
+    PRIVATE = "private"  # the document must not reach a model
+    TIMEOUT = "timeout"
+    BACKEND_ERROR = "backend error"
+    ERROR = "error"
+    ANSWERED = "answered"  # a chat
 
 
 def decisions_path() -> Path:
     return log_file_path().with_name(FILE_NAME)
 
 
-class DecisionLog:
-    """A ring of the last decisions, mirrored to a rotating JSONL file; thread-safe."""
+class Trace:
+    """An opt-in JSONL file of whole requests, prompts included (for benchmarks and "why?")."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, var: str) -> Trace | None:
+        if not (value := os.environ.get(var)):
+            return None
+        try:
+            return cls(Path(value).expanduser())
+        except OSError as exc:
+            log.warning("%s=%s cannot be written (%s); no trace", var, value, exc)
+            return None
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._file.write(json.dumps({"time": time.time(), **record}) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Recorder:
+    """The one writer of decision records: a ring, the decisions file and the opt-in traces.
+
+    Thread-safe. Front-ends never build records: the assistant calls `completion` and `chat`
+    when a request ends, so no front-end can skip recording.
+    """
 
     def __init__(self, root: str = "", path: Path | None = None, size: int = RING_SIZE) -> None:
         self.root = root
@@ -43,8 +101,35 @@ class DecisionLog:
         self._ids = count(1)
         self._lock = threading.Lock()
         self._file = _file_logger(path) if path is not None else None
+        self._traces = {
+            Kind.COMPLETION: Trace.from_env(COMPLETION_TRACE_ENV),
+            Kind.CHAT: Trace.from_env(CHAT_TRACE_ENV),
+        }
 
-    def record(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    def completion(
+        self,
+        where: dict[str, Any],
+        outcome: Outcome,
+        server_ms: float,
+        result: CompletionResult | None = None,
+        **extra: str,
+    ) -> dict[str, Any]:
+        """`where`: uri, line, character, invoked. The prompt goes to the trace file only."""
+        record = _completion_fields(where, outcome, server_ms, result)
+        if (trace := self._traces[Kind.COMPLETION]) is not None:
+            trace.write(record)
+        record.pop("prompt", None)
+        return self.record(Kind.COMPLETION, {**record, "invoked": where["invoked"], **extra})
+
+    def chat(
+        self, outcome: Outcome, fields: dict[str, Any], messages: list[Any] | None = None
+    ) -> dict[str, Any]:
+        """A chat's end; with `messages` (the prompt) it also reaches the opt-in trace."""
+        if messages is not None and (trace := self._traces[Kind.CHAT]) is not None:
+            trace.write({**fields, "messages": messages})
+        return self.record(Kind.CHAT, {"outcome": outcome, **fields})
+
+    def record(self, kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             entry = {"id": next(self._ids), "kind": kind, "time": round(time.time(), 3)}
             entry |= {"pid": os.getpid(), "root": self.root, **record}
@@ -54,6 +139,11 @@ class DecisionLog:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", explain(entry))
         return entry
+
+    def close(self) -> None:
+        for trace in self._traces.values():
+            if trace is not None:
+                trace.close()
 
     def last(self, kind: str | None = None, uri: str | None = None) -> dict[str, Any] | None:
         with self._lock:
@@ -67,9 +157,39 @@ class DecisionLog:
             return list(self._ring)[-n:]
 
 
+def _completion_fields(
+    where: dict[str, Any], outcome: Outcome, server_ms: float, result: CompletionResult | None
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "uri": where["uri"],
+        "line": where["line"],
+        "character": where["character"],
+        "outcome": outcome,
+        "server_ms": round(server_ms, 3),
+    }
+    if result is not None:
+        u = result.usage
+        record |= {
+            "text": result.text,
+            "layout": result.layout,
+            "model_ms": round(result.model_ms, 3),
+            "prompt_tokens": u.prompt_tokens,
+            "cached_tokens": u.cached_tokens,
+            "evaluated_tokens": u.evaluated_tokens,
+            "generated_tokens": u.generated_tokens,
+            "first_token_ms": round(u.first_token_ms, 3),
+            "context_snippets": result.context_snippets,
+            "context": list(result.context_paths),
+            "notes": result.notes,
+            "stop": list(result.stop),
+            "prompt": result.prompt,
+        }
+    return record
+
+
 def _file_logger(path: Path) -> logging.Logger | None:
     """A logger of its own that writes bare JSON lines to `path`, rotating."""
-    logger = logging.getLogger(f"lsp_ai.decisions.file.{path}")
+    logger = logging.getLogger(f"lsp_ai.records.file.{path}")
     logger.propagate = False  # not into lsp-ai.log, stderr or the editor
     logger.setLevel(logging.INFO)
     if not logger.handlers:
@@ -99,7 +219,7 @@ def _ms(value: Any) -> str:
 
 
 def explain(r: dict[str, Any]) -> str:
-    """One decision in plain words, as `lsp-ai trace` and explainLastCompletion show it."""
+    """One decision in plain words, as `lsp-ai decisions` and explainLastCompletion show it."""
     if r.get("kind") == "chat":
         return _explain_chat(r)
     trigger = "asked for" if r.get("invoked") else "as you type"
@@ -180,7 +300,7 @@ def _explain_chat(r: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-# -- reading the file back (`lsp-ai trace`) ----------------------------------------------------
+# -- reading the file back (`lsp-ai decisions`) ----------------------------------------------------
 
 
 def _parse(line: str) -> dict[str, Any] | None:

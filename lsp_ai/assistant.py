@@ -1,0 +1,371 @@
+"""The assistant: the one facade every front-end calls (LSP server, CLI, and later MCP and ACP).
+
+A front-end parses its protocol, makes one call here and serialises the answer. Every policy
+lives behind these methods, so no front-end can skip it: a private document never reaches a
+prompt, every completion and chat ends as one decision record, a newer completion request
+supersedes an older one and the next suggestion is computed ahead. Methods are coroutines (the
+front-ends are asyncio programs; the CLI wraps a call in `asyncio.run`); blocking model and
+index work runs in `Workers`, and a cancelled call stops the model's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from lsp_ai.chat.actions import ACTIONS, COMMENTING, ActionRequest, ActionResult
+from lsp_ai.chat.prompt import CurrentFile
+from lsp_ai.chat.service import ChatRequest, ChatResult
+from lsp_ai.completion.engine import CompletionRequest, CompletionResult
+from lsp_ai.completion.postprocess import has_line_comments
+from lsp_ai.completion.session import CompletionSession
+from lsp_ai.concurrency import Cancelled, CancelToken
+from lsp_ai.config import Config, load_config
+from lsp_ai.documents import Documents, OpenDocument, doc_key, doc_path
+from lsp_ai.index.discover import language_for
+from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.service import CrawlStats
+from lsp_ai.inference.base import ModelError
+from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
+from lsp_ai.models import Role
+from lsp_ai.records import Outcome, Recorder, explain
+from lsp_ai.wiring import Wiring
+from lsp_ai.workers import Workers
+
+log = logging.getLogger(__name__)
+
+# The same message (a model server that is down fails every keystroke) is shown at most this
+# often; the log has every one.
+SAME_MESSAGE_EVERY_S = 60.0
+MAX_SEARCH_HITS = 100
+
+
+class Level(IntEnum):
+    """How loud a notice is; the numbers are LSP's MessageType."""
+
+    ERROR = 1
+    WARNING = 2
+    INFO = 3
+
+
+Notify = Callable[[Level, str], None]
+
+
+class BadRequest(ValueError):
+    """A request the assistant refuses; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class ChatQuery:
+    message: str
+    session_id: str | None = None
+    uri: str | None = None  # the document the user is in, if any
+    text: str | None = None  # its text as the front-end has it
+    line: int | None = None
+    character: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionQuery:
+    action: str  # one of chat.actions.ACTIONS
+    uri: str
+    text: str  # the whole document
+    first_line: int  # the selection, whole lines, 0-based inclusive
+    last_line: int
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    files: int
+    chunks: int
+    crawl: CrawlStats | None
+    skipped: Counter[str]
+
+
+class Assistant:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        *,
+        init_options: dict[str, Any] | None = None,
+        recorder: Recorder | None = None,
+        notify: Notify | None = None,
+        crawl_progress: Callable[[], Awaitable[CrawlProgress]] = no_progress,
+        models: dict[Role, Any] | None = None,
+    ) -> None:
+        """`models`: ready models by role instead of the configured ones (tests' stand-ins)."""
+        roots = list(roots) or [Path.cwd()]
+        self._init_options = init_options or {}
+        self._notify = notify or _log_notice
+        self._shown_at: dict[str, float] = {}
+        cfg, problems = load_config(roots[0], init_options=self._init_options)
+        self.wiring = Wiring(cfg, roots, models)
+        self.workers = Workers()
+        self.recorder = recorder or Recorder(str(roots[0]))
+        self.documents = Documents(lambda path: self.wiring.index.private_reason(path))
+        self.live = LiveIndex(
+            self.wiring,
+            self.workers,
+            crawl_progress,
+            on_failure=lambda message: self._notify(Level.ERROR, message),
+        )
+        self.completions = CompletionSession(
+            self.workers,
+            self.recorder,
+            lambda: self.wiring.completion,
+            speculative=lambda: self.wiring.config.completion.speculative,
+            typing=self.wiring.activity.touch,
+            on_backend_error=self._backend_error,
+        )
+        for problem in [*problems, *self.wiring.problems]:
+            self._config_problem(problem)
+
+    @property
+    def config(self) -> Config:
+        return self.wiring.config
+
+    @property
+    def roots(self) -> list[Path]:
+        return self.wiring.roots
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load models in the background, start the governor and the first crawl.
+
+        The embedder too: every search and chat needs it for the query, even when the index
+        itself re-opened without it.
+        """
+        self.wiring.models.warm(*Role)
+        self.wiring.governor.start()
+        self.live.crawl()
+
+    def close(self) -> None:
+        self.live.stop()
+        self.workers.shutdown()
+        self.wiring.close()
+        self.recorder.close()
+
+    async def apply_config(self, settings: dict[str, Any] | None) -> list[str]:
+        """Re-read the layered configuration with the client's `settings` on top."""
+        cfg, problems = load_config(
+            self.roots[0], init_options=self._init_options, settings=settings
+        )
+        for problem in problems:
+            self._config_problem(problem)
+        changed = self.wiring.apply_config(cfg)
+        if changed:
+            log.info("configuration reloaded: %s", ", ".join(changed))
+        if "index" in changed:
+            self.live.crawl()
+        return changed
+
+    def set_roots(self, roots: Sequence[Path]) -> None:
+        self.wiring.set_roots(roots)
+        self.live.crawl()
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def document_opened(self, uri: str, text: str) -> OpenDocument:
+        doc = self.documents.open(uri)
+        if doc.private is not None:
+            name = doc.path.name if doc.path else uri
+            log.info("%s is %s: no completions or chat context from it", name, doc.private)
+        else:
+            self.wiring.recent.note(doc.key, text, 0)
+        return doc
+
+    def document_changed(self, uri: str, text: str, edited_line: int | None = None) -> None:
+        """The buffer is now `text`; `edited_line` is where the last change started."""
+        doc = self.documents.get(uri)
+        if doc is None or doc.path is None:
+            return  # never opened (the client is out of step), or an unsaved buffer
+        self.wiring.activity.touch()
+        if edited_line is not None:
+            doc.edited_line = edited_line
+        self.live.edited(doc, text)
+
+    async def document_saved(self, uri: str) -> None:
+        if (path := doc_path(uri)) is not None:
+            await self.live.saved(path, uri)
+
+    def document_closed(self, uri: str) -> None:
+        self.live.closed(uri)
+        self.completions.forget(uri)
+        self.documents.close(uri)
+
+    # -- completion --------------------------------------------------------------------------
+
+    async def complete(
+        self, uri: str, text: str, line: int, character: int, invoked: bool = False
+    ) -> CompletionResult | None:
+        """A suggestion at a 0-based (line, character) in code points, or None.
+
+        None when there is nothing to show or a newer request on the document took over.
+        """
+        req = CompletionRequest(text, line, character, doc_key(uri), language_for(uri), invoked)
+        return await self.completions.complete(uri, req, self.documents.private(uri))
+
+    # -- chat and code actions ---------------------------------------------------------------
+
+    async def chat(
+        self,
+        query: ChatQuery,
+        on_delta: Callable[[str], None] = lambda _text: None,
+        on_stage: Callable[[str], None] = lambda _stage: None,
+    ) -> ChatResult:
+        """Answer from the codebase, streaming `on_delta` (called from a worker thread)."""
+        req = ChatRequest(query.message, query.session_id, self._current_file(query))
+        started = time.perf_counter()
+        chat = self.wiring.chat
+        try:
+            result = await self.workers.run(
+                self.workers.chat,
+                lambda tok: chat.chat(req, on_delta, tok, on_stage),
+                CancelToken(),
+            )
+        except (Cancelled, asyncio.CancelledError) as exc:
+            ms = round((time.perf_counter() - started) * 1000, 3)
+            self.recorder.chat(Outcome.CANCELLED, {"server_ms": ms})
+            raise asyncio.CancelledError() from exc
+        except ModelError as exc:
+            self._backend_error(str(exc))
+            self.recorder.chat(Outcome.BACKEND_ERROR, {"error": str(exc)})
+            raise
+        fields: dict[str, Any] = {
+            "session": result.session_id,
+            "server_ms": round((time.perf_counter() - started) * 1000, 3),
+            "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
+            "prompt_tokens": result.prompt_tokens,
+            "sources": len(result.sources),
+            **result.retrieval,
+        }
+        self.recorder.chat(Outcome.ANSWERED, fields, list(result.messages))
+        return result
+
+    def _current_file(self, query: ChatQuery) -> CurrentFile | None:
+        """The user's document as chat context, unless it is private."""
+        if query.uri is None or query.text is None or self.documents.private(query.uri):
+            return None
+        return CurrentFile(self._display_path(query.uri), query.text, query.line, query.character)
+
+    def actions_for(self, uri: str) -> list[str]:
+        """The code actions on offer in `uri`.
+
+        None in a private document; those that write comments only where the language's
+        comment syntax is known.
+        """
+        if self.documents.private(uri) is not None:
+            return []
+        comments = has_line_comments(language_for(uri))
+        return [a for a in ACTIONS if comments or a not in COMMENTING]
+
+    async def run_action(self, query: ActionQuery) -> ActionResult:
+        if (reason := self.documents.private(query.uri)) is not None:
+            raise BadRequest(
+                f"{query.uri} is {reason}; lsp-ai never sends it to a model (SPEC section 5)"
+            )
+        req = ActionRequest(
+            query.action,
+            query.text,
+            query.first_line,
+            query.last_line,
+            self._display_path(query.uri),
+            language_for(query.uri),
+        )
+        actions = self.wiring.actions
+        try:
+            return await self.workers.run(
+                self.workers.chat, lambda tok: actions.run(req, tok), CancelToken()
+            )
+        except ModelError as exc:
+            self._notify(Level.ERROR, str(exc))
+            raise
+
+    # -- the index ---------------------------------------------------------------------------
+
+    async def search(self, query: str, k: int = 8) -> list[SearchHit]:
+        """Best-first hits. While a crawl runs, from what it has committed so far."""
+        if not query.strip():
+            raise BadRequest("the search query is empty; pass some words or code to look for")
+        if k <= 0:
+            raise BadRequest(f"k must be a positive number of hits, not {k}")
+        index, build = self.wiring.index, not self.live.crawling
+        k = min(k, MAX_SEARCH_HITS)
+        return await self.workers.call(
+            self.workers.search, lambda: index.search(query, k, build=build)
+        )
+
+    def reindex(self) -> None:
+        """Re-check every file in the background."""
+        self.wiring.index.invalidate()
+        self.live.crawl()
+
+    async def index(self, report: Callable[[int, int], None] | None = None) -> IndexSummary:
+        """Build or update the index now, and say what it did (the CLI's `lsp-ai index`)."""
+        index = self.wiring.index
+        files = await self.workers.call(self.workers.index, index.build, report)
+        stats = index.stats()
+        return IndexSummary(files, stats["chunks"], index.last_crawl, index.skipped_kinds())
+
+    def use_existing_index(self) -> bool:
+        """Open the index if one was built, never building one (repository context only)."""
+        return self.wiring.index.open_if_present()
+
+    # -- what happened -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        recent = [
+            {"id": r["id"], "kind": r["kind"], "outcome": r["outcome"], "explanation": explain(r)}
+            for r in self.recorder.recent(5)
+        ]
+        status = self.wiring.status()
+        return {
+            **{k: v for k, v in status.items() if k not in ("models", "resources")},
+            "pending": self.live.pending,
+            "models": status["models"],
+            "resources": status["resources"],
+            "recentDecisions": recent,
+        }
+
+    def explain_last_completion(self, uri: str | None = None) -> tuple[str, dict[str, Any] | None]:
+        """The last completion (in `uri`) in plain words, and its record."""
+        entry = self.recorder.last("completion", uri)
+        if entry is None:
+            return "No completion has been requested" + (
+                f" in {uri}" if uri else ""
+            ) + " yet.", None
+        return explain(entry), entry
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _display_path(self, uri: str) -> str:
+        """`uri` as the model sees it: relative to its workspace root, else its file name."""
+        path = doc_path(uri)
+        if path is None:
+            return uri.rsplit("/", 1)[-1]
+        where = self.wiring.index.locate(path)
+        return where[1] if where is not None else path.name
+
+    def _backend_error(self, message: str) -> None:
+        """A failing model backend: logged every time, shown once a minute."""
+        log.warning("%s", message)
+        now = time.monotonic()
+        if now - self._shown_at.get(message, -SAME_MESSAGE_EVERY_S) >= SAME_MESSAGE_EVERY_S:
+            self._shown_at[message] = now
+            self._notify(Level.ERROR, message)
+
+    def _config_problem(self, problem: str) -> None:
+        log.warning("configuration: %s", problem)
+        self._notify(Level.WARNING, f"lsp-ai configuration: {problem}")
+
+
+def _log_notice(level: Level, message: str) -> None:
+    log.log(logging.ERROR if level is Level.ERROR else logging.WARNING, "%s", message)

@@ -1,0 +1,150 @@
+"""Keeps the index following the workspace: the crawl, the file watcher, and document edits.
+
+The crawl runs in the index worker and reports progress through whatever the front-end gives
+(`CrawlProgress`: the LSP `Indexing` work-done progress, a terminal bar, nothing). Edits are
+debounced (re-indexing on every keystroke would compete with completion) and wait, like every
+slice of background work, until no completion runs and the user has paused typing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsp_ai.documents import OpenDocument
+from lsp_ai.governor import release_heap
+from lsp_ai.index.watcher import WorkspaceWatcher
+from lsp_ai.wiring import Wiring
+from lsp_ai.workers import Workers
+
+log = logging.getLogger(__name__)
+
+# How long the user must stop editing a document before its buffer is re-indexed.
+CHANGE_DEBOUNCE_S = 0.5
+
+
+@dataclass
+class CrawlProgress:
+    """How a front-end shows a crawl; `stop` is its cancel button. Callbacks are thread-safe."""
+
+    report: Callable[[int, int], None] = lambda done, total: None
+    end: Callable[[str], None] = lambda message: None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+async def no_progress() -> CrawlProgress:
+    return CrawlProgress()
+
+
+@dataclass
+class _Edit:
+    timer: asyncio.TimerHandle
+    text: str
+
+
+class LiveIndex:
+    def __init__(
+        self,
+        wiring: Wiring,
+        workers: Workers,
+        progress: Callable[[], Awaitable[CrawlProgress]] = no_progress,
+        on_failure: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self._wiring = wiring
+        self._workers = workers
+        self._progress = progress
+        self._on_failure = on_failure
+        self._job: asyncio.Future[None] | None = None
+        self._edits: dict[str, _Edit] = {}
+        self._watcher: WorkspaceWatcher | None = None
+
+    @property
+    def crawling(self) -> bool:
+        return self._job is not None and not self._job.done()
+
+    @property
+    def pending(self) -> int:
+        """Work not yet in the index: debounced edits, and a crawl in progress."""
+        return len(self._edits) + int(self.crawling)
+
+    def crawl(self) -> None:
+        """Start a crawl in the background, unless one runs."""
+        if not self.crawling:
+            self._job = self._workers.spawn(self._crawl())
+
+    async def _crawl(self) -> None:
+        index = self._wiring.index
+        progress = await self._progress()
+        try:
+            count = await self._workers.call(
+                self._workers.index, index.build, progress.report, progress.stop
+            )
+            message = "indexing cancelled" if progress.stop.is_set() else f"{count} files indexed"
+            release_heap()  # a crawl leaves ~1 GB of freed heap that glibc would keep
+            self.watch()
+        except OSError as exc:  # a read-only index folder, a full disk: the message says the fix
+            message = f"indexing failed: {exc}"
+            log.error("%s", message)
+            self._on_failure(f"lsp-ai: {message}")
+        except Exception as exc:  # indexing trouble is reported, never fatal
+            log.exception("indexing failed")
+            message = f"indexing failed: {exc}"
+        progress.end(message)
+        log.info("indexing: %s", message)
+
+    def watch(self) -> None:
+        """Follow changes made outside the editor; restarted when roots or the index change."""
+        if self._watcher is not None:
+            self._watcher.stop()
+        wiring, pool = self._wiring, self._workers.index
+        index = wiring.index
+
+        def apply(changed: set[Path], deleted: set[Path]) -> None:
+            for path in sorted(deleted):
+                pool.submit(index.remove_file, path)
+            for path in sorted(changed):
+                pool.submit(wiring.when_idle, index.update_file, path)
+
+        dbs = [idx.db_dir for idx in index.iter_roots()]
+        self._watcher = WorkspaceWatcher(wiring.roots, apply, ignore_dirs=dbs)
+        self._watcher.start()
+
+    def edited(self, doc: OpenDocument, text: str) -> None:
+        """The buffer changed: index it once the user pauses (private buffers never)."""
+        if doc.path is None or doc.private is not None:
+            return
+        self._cancel_edit(doc.uri)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(CHANGE_DEBOUNCE_S, self._flush, doc, doc.path)
+        self._edits[doc.uri] = _Edit(timer, text)
+
+    def _flush(self, doc: OpenDocument, path: Path) -> None:
+        edit = self._edits.pop(doc.uri, None)
+        if edit is None:
+            return
+        wiring = self._wiring
+        wiring.recent.note(str(path), edit.text, doc.edited_line)
+        self._workers.index.submit(wiring.when_idle, wiring.index.update_file, path, edit.text)
+
+    async def saved(self, path: Path, uri: str) -> None:
+        """The file on disk is the truth now: a debounced buffer edit is dropped for it."""
+        self._cancel_edit(uri)
+        await self._workers.call(self._workers.index, self._wiring.index.update_file, path)
+
+    def closed(self, uri: str) -> None:
+        self._cancel_edit(uri)
+
+    def _cancel_edit(self, uri: str) -> None:
+        if (edit := self._edits.pop(uri, None)) is not None:
+            edit.timer.cancel()
+
+    def stop(self) -> None:
+        for edit in self._edits.values():
+            edit.timer.cancel()
+        self._edits.clear()
+        if self._watcher is not None:
+            self._watcher.stop()
