@@ -6,39 +6,10 @@ whether the service calls the model at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 from lsp_ai.completion.engine import CompletionEngine, CompletionRequest
 from lsp_ai.concurrency import CancelToken
-from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams
 from lsp_ai.inference.slots import ModelSlot
-
-
-class CountingModel:
-    name = "counting"
-    n_ctx = 512
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-        self.calls = 0
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def fim_tokens(self) -> FimTokens | None:
-        return None
-
-    def stream(self, prompt: str, params: GenerationParams, cancel: CancelToken) -> Iterator[str]:
-        self.calls += 1
-        yield self.answer
-
-    def stream_chat(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
-    ) -> Iterator[str]:
-        yield from ()
-
-    def describe(self) -> dict[str, object]:
-        return {}
+from tests.fakes import CountingModel
 
 
 def service(model: CountingModel) -> CompletionEngine:
