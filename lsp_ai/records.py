@@ -22,12 +22,9 @@ from collections.abc import Iterator
 from enum import StrEnum
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsp_ai.logs import log_file_path
-
-if TYPE_CHECKING:
-    from lsp_ai.completion.engine import CompletionResult
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +108,21 @@ class Recorder:
         where: dict[str, Any],
         outcome: Outcome,
         server_ms: float,
-        result: CompletionResult | None = None,
+        details: dict[str, Any] | None = None,
         **extra: str,
     ) -> dict[str, Any]:
-        """`where`: uri, line, character, invoked. The prompt goes to the trace file only."""
-        record = _completion_fields(where, outcome, server_ms, result)
+        """`where`: uri, line, character, invoked; `details`: what the model did.
+
+        The prompt, if `details` has one, goes to the opt-in trace file only.
+        """
+        record: dict[str, Any] = {
+            "uri": where["uri"],
+            "line": where["line"],
+            "character": where["character"],
+            "outcome": outcome,
+            "server_ms": round(server_ms, 3),
+            **(details or {}),
+        }
         if (trace := self._traces[Kind.COMPLETION]) is not None:
             trace.write(record)
         record.pop("prompt", None)
@@ -155,36 +162,6 @@ class Recorder:
     def recent(self, n: int) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._ring)[-n:]
-
-
-def _completion_fields(
-    where: dict[str, Any], outcome: Outcome, server_ms: float, result: CompletionResult | None
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "uri": where["uri"],
-        "line": where["line"],
-        "character": where["character"],
-        "outcome": outcome,
-        "server_ms": round(server_ms, 3),
-    }
-    if result is not None:
-        u = result.usage
-        record |= {
-            "text": result.text,
-            "layout": result.layout,
-            "model_ms": round(result.model_ms, 3),
-            "prompt_tokens": u.prompt_tokens,
-            "cached_tokens": u.cached_tokens,
-            "evaluated_tokens": u.evaluated_tokens,
-            "generated_tokens": u.generated_tokens,
-            "first_token_ms": round(u.first_token_ms, 3),
-            "context_snippets": result.context_snippets,
-            "context": list(result.context_paths),
-            "notes": result.notes,
-            "stop": list(result.stop),
-            "prompt": result.prompt,
-        }
-    return record
 
 
 def _file_logger(path: Path) -> logging.Logger | None:

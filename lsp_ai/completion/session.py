@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lsp_ai.completion.engine import CompletionEngine, CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
@@ -93,7 +94,8 @@ class CompletionSession:
             raise
         finally:
             self._latest.finish(uri, token)
-            self._recorder.completion(where, outcome, _ms(started), result, error=error)
+            details = _details(result) if result is not None else None
+            self._recorder.completion(where, outcome, _ms(started), details, error=error)
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its speculation."""
@@ -134,6 +136,26 @@ class CompletionSession:
         except asyncio.CancelledError:
             if not running.task.cancelled():  # this request was cancelled, not the speculation
                 raise
+
+
+def _details(result: CompletionResult) -> dict[str, Any]:
+    """What the engine did, for the decision record (the prompt reaches the trace only)."""
+    u = result.usage
+    return {
+        "text": result.text,
+        "layout": result.layout,
+        "model_ms": round(result.model_ms, 3),
+        "prompt_tokens": u.prompt_tokens,
+        "cached_tokens": u.cached_tokens,
+        "evaluated_tokens": u.evaluated_tokens,
+        "generated_tokens": u.generated_tokens,
+        "first_token_ms": round(u.first_token_ms, 3),
+        "context_snippets": result.context_snippets,
+        "context": list(result.context_paths),
+        "notes": result.notes,
+        "stop": list(result.stop),
+        "prompt": result.prompt,
+    }
 
 
 def _ms(started: float) -> float:
