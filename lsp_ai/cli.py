@@ -251,7 +251,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_complete(args: argparse.Namespace) -> int:
     from lsp_ai.completion.service import CompletionRequest
     from lsp_ai.concurrency import CancelToken
-    from lsp_ai.index.discover import language_for, read_text
+    from lsp_ai.index.discover import read_text
+    from lsp_ai.languages import language_for
     from lsp_ai.trace import COMPLETION_ENV, Trace, completion_record
 
     path = args.file.expanduser()

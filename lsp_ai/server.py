@@ -32,16 +32,15 @@ from lsp_ai.chat.actions import ACTIONS, COMMENTING, ActionRequest, LineEdit, ac
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest
 from lsp_ai.completion.context import split_at
-from lsp_ai.completion.postprocess import has_line_comments
 from lsp_ai.completion.service import CompletionRequest, CompletionResult
 from lsp_ai.concurrency import Cancelled, CancelToken, LatestWins
 from lsp_ai.config import Config, load_config
 from lsp_ai.decisions import DecisionLog, decisions_path, explain
 from lsp_ai.governor import release_heap
-from lsp_ai.index.discover import language_for
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.watcher import WorkspaceWatcher
 from lsp_ai.inference.base import ModelError
+from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.logs import CallbackHandler
 from lsp_ai.protocol import (
     CHAT,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from lsp_ai.chat.prompt import quoteattr
-from lsp_ai.completion.postprocess import line_comment
 from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.inference.base import ChatMessage, GenerationParams, ModelError, TextModel
 from lsp_ai.inference.slots import ModelSlot
+from lsp_ai.languages import line_comment
 from lsp_ai.prompts import read_prompt
 
 ACTIONS = ("explain", "docstring", "refactor")

@@ -45,9 +45,10 @@ from typing import Literal
 
 from tree_sitter import Node, QueryCursor
 
-from lsp_ai.index.discover import FileFilter, language_for, read_text
+from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.index.languages import LanguageSpec, definition_name, node_text, spec_for, tools_for
 from lsp_ai.index.windows import split_lines
+from lsp_ai.languages import language_for
 
 MIN_SENTENCE_WORDS = 3
 MIN_FUNCTION_LINES = 4

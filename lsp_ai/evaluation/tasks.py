@@ -23,7 +23,8 @@ from pathlib import Path
 
 from lsp_ai.evaluation.docs import DOC_STYLES, sample_targets, strip_docs
 from lsp_ai.evaluation.imports import import_uses
-from lsp_ai.index.discover import FileFilter, language_for, read_text
+from lsp_ai.index.discover import FileFilter, read_text
+from lsp_ai.languages import language_for
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""What lsp-ai knows about each language, in one table.
+
+File extensions, comment markers and the like were once spread over the modules that used
+them, and drifted apart (one knew a language the other did not). One record per language
+keeps every such fact in one place; the functions below are the only way the rest of the
+code reads them. How the chunker reads each grammar's syntax tree is chunker policy and
+lives in `lsp_ai.index.languages`, keyed by the names here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language: its name and the facts about it that lsp-ai uses.
+
+    `name` is what `language_for` returns and what every other table is keyed by.
+    `extensions` are lower-case file suffixes with their dot; a language with none is known
+    by name only. `line_comment` is the marker that starts a comment running to the end of
+    the line, None where the language has none or it is not known.
+    """
+
+    name: str
+    extensions: tuple[str, ...] = ()
+    line_comment: str | None = None
+
+
+_HASH = "#"
+_DASH = "--"
+_SLASH = "//"
+
+#: Every language lsp-ai knows, in no particular order of importance.
+LANGUAGES: tuple[Language, ...] = (
+    Language("python", (".py", ".pyi"), _HASH),
+    Language("javascript", (".js", ".mjs", ".cjs", ".jsx"), _SLASH),
+    Language("typescript", (".ts", ".mts", ".cts"), _SLASH),
+    Language("tsx", (".tsx",), _SLASH),
+    Language("go", (".go",), _SLASH),
+    Language("rust", (".rs",), _SLASH),
+    Language("java", (".java",), _SLASH),
+    Language("c", (".c", ".h"), _SLASH),
+    Language("cpp", (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++"), _SLASH),
+    Language("ruby", (".rb",), _HASH),
+    Language("c_sharp", (".cs",), _SLASH),
+    Language("lua", (".lua",), _DASH),
+    Language("bash", (".sh", ".bash"), _HASH),
+    Language("php", (".php",), _SLASH),
+    Language("kotlin", (".kt", ".kts"), _SLASH),
+    Language("swift", (".swift",), _SLASH),
+    Language("scala", (".scala", ".sc"), _SLASH),
+    Language("markdown", (".md", ".markdown")),
+    Language("json", (".json",)),
+    Language("yaml", (".yaml", ".yml"), _HASH),
+    Language("toml", (".toml",), _HASH),
+    Language("html", (".html", ".htm")),
+    Language("css", (".css",)),
+    # No extension maps to these yet; their markers are known so that nothing guesses `//`.
+    Language("perl", line_comment=_HASH),
+    Language("r", line_comment=_HASH),
+    Language("elixir", line_comment=_HASH),
+    Language("sql", line_comment=_DASH),
+    Language("haskell", line_comment=_DASH),
+    Language("dart", line_comment=_SLASH),
+    Language("zig", line_comment=_SLASH),
+    Language("objc", line_comment=_SLASH),
+)
+
+_BY_NAME: dict[str, Language] = {lang.name: lang for lang in LANGUAGES}
+_BY_EXTENSION: dict[str, str] = {ext: lang.name for lang in LANGUAGES for ext in lang.extensions}
+
+
+def language_for(path: str) -> str:
+    """Return the language name for a path, by its extension, or "text" when none applies."""
+    return _BY_EXTENSION.get(PurePosixPath(path).suffix.lower(), "text")
+
+
+def has_line_comments(language: str) -> bool:
+    """Whether the language's line-comment marker is known (rather than guessed as `//`)."""
+    lang = _BY_NAME.get(language)
+    return lang is not None and lang.line_comment is not None
+
+
+def line_comment(language: str) -> str:
+    """The line-comment marker of a language; `//`, a guess, where none is known."""
+    lang = _BY_NAME.get(language)
+    return lang.line_comment if lang is not None and lang.line_comment else _SLASH

@@ -1,0 +1,71 @@
+"""Tests for the language table: names, extensions and comment markers."""
+
+from __future__ import annotations
+
+import pytest
+
+from lsp_ai.languages import LANGUAGES, Language, has_line_comments, language_for, line_comment
+
+
+@pytest.mark.parametrize(
+    ("path", "language"),
+    [
+        ("a/b.py", "python"),
+        ("x.JS", "javascript"),
+        ("x.ts", "typescript"),
+        ("x.tsx", "tsx"),
+        ("x.go", "go"),
+        ("x.rs", "rust"),
+        ("x.java", "java"),
+        ("x.c", "c"),
+        ("x.hpp", "cpp"),
+        ("x.rb", "ruby"),
+        ("x.cs", "c_sharp"),
+        ("x.lua", "lua"),
+        ("x.sh", "bash"),
+        ("x.php", "php"),
+        ("x.kt", "kotlin"),
+        ("x.swift", "swift"),
+        ("x.scala", "scala"),
+        ("README.md", "markdown"),
+        ("x.json", "json"),
+        ("x.yml", "yaml"),
+        ("pyproject.toml", "toml"),
+        ("x.html", "html"),
+        ("x.css", "css"),
+        ("Makefile", "text"),
+        ("notes.txt", "text"),
+    ],
+)
+def test_language_for(path: str, language: str) -> None:
+    assert language_for(path) == language
+
+
+def test_every_extension_maps_to_one_language() -> None:
+    extensions = [ext for lang in LANGUAGES for ext in lang.extensions]
+
+    assert len(extensions) == len(set(extensions))
+    for ext in extensions:
+        assert ext.startswith(".") and ext == ext.lower()
+
+
+def test_names_are_unique_and_text_is_not_one() -> None:
+    names = [lang.name for lang in LANGUAGES]
+
+    assert len(names) == len(set(names))
+    assert "text" not in names
+
+
+@pytest.mark.parametrize("lang", LANGUAGES, ids=lambda lang: lang.name)
+def test_line_comment_markers(lang: Language) -> None:
+    assert has_line_comments(lang.name) == (lang.line_comment is not None)
+    if lang.line_comment is not None:
+        assert line_comment(lang.name) == lang.line_comment
+        for ext in lang.extensions:
+            assert line_comment(language_for("f" + ext)) == lang.line_comment
+
+
+def test_unknown_languages_guess_slash_comments() -> None:
+    for name in ("text", "markdown", "css", "no-such-language"):
+        assert not has_line_comments(name)
+        assert line_comment(name) == "//"
