@@ -4,7 +4,7 @@ File extensions, comment markers and the like were once spread over the modules 
 them, and drifted apart (one knew a language the other did not). One record per language
 keeps every such fact in one place; the functions below are the only way the rest of the
 code reads them. How the chunker reads each grammar's syntax tree is chunker policy and
-lives in `lsp_ai.index.languages`, keyed by the names here.
+lives in `lsp_ai.index.syntax`, keyed by the names here.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from typing import Literal
 from tree_sitter import Node, QueryCursor
 
 from lsp_ai.index.discover import FileFilter, read_text
-from lsp_ai.index.languages import LanguageSpec, definition_name, node_text, spec_for, tools_for
+from lsp_ai.index.syntax import LanguageSpec, definition_name, node_text, spec_for, tools_for
 from lsp_ai.index.windows import split_lines
 from lsp_ai.languages import language_for
 

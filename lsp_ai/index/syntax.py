@@ -375,7 +375,7 @@ _MORE_LANGUAGES: dict[str, LanguageSpec] = {
     ),
 }
 
-#: Language specs by the names `discover.language_for` returns.
+#: Language specs by the names `languages.language_for` returns.
 LANGUAGES: dict[str, LanguageSpec] = {**_CORE_LANGUAGES, **_MORE_LANGUAGES}
 
 #: Node types whose text is a name as it stands.
@@ -424,7 +424,7 @@ _MAX_HOPS = 16
 
 
 def spec_for(language: str) -> LanguageSpec | None:
-    """Return the spec for a language name from `discover.language_for`, or None."""
+    """Return the spec for a language name from `languages.language_for`, or None."""
     return LANGUAGES.get(language)
 
 
