@@ -20,37 +20,48 @@ class Language:
     `name` is what `language_for` returns and what every other table is keyed by.
     `extensions` are lower-case file suffixes with their dot; a language with none is known
     by name only. `line_comment` is the marker that starts a comment running to the end of
-    the line, None where the language has none or it is not known.
+    the line, None where the language has none or it is not known. `grammar` is the
+    tree-sitter-language-pack name of the grammar the chunker parses it with (None: it is
+    cut into line windows). `doctor` says whether `lsp-ai doctor` parses with that grammar
+    to prove the language pack works.
     """
 
     name: str
     extensions: tuple[str, ...] = ()
     line_comment: str | None = None
+    grammar: str | None = None
+    doctor: bool = False
 
 
 _HASH = "#"
 _DASH = "--"
 _SLASH = "//"
 
-#: Every language lsp-ai knows, in no particular order of importance.
+#: Every language lsp-ai knows. Order matters only to what `lsp-ai doctor` prints.
 LANGUAGES: tuple[Language, ...] = (
-    Language("python", (".py", ".pyi"), _HASH),
-    Language("javascript", (".js", ".mjs", ".cjs", ".jsx"), _SLASH),
-    Language("typescript", (".ts", ".mts", ".cts"), _SLASH),
-    Language("tsx", (".tsx",), _SLASH),
-    Language("go", (".go",), _SLASH),
-    Language("rust", (".rs",), _SLASH),
-    Language("java", (".java",), _SLASH),
-    Language("c", (".c", ".h"), _SLASH),
-    Language("cpp", (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++"), _SLASH),
-    Language("ruby", (".rb",), _HASH),
-    Language("c_sharp", (".cs",), _SLASH),
-    Language("lua", (".lua",), _DASH),
-    Language("bash", (".sh", ".bash"), _HASH),
-    Language("php", (".php",), _SLASH),
-    Language("kotlin", (".kt", ".kts"), _SLASH),
-    Language("swift", (".swift",), _SLASH),
-    Language("scala", (".scala", ".sc"), _SLASH),
+    Language("python", (".py", ".pyi"), _HASH, "python", doctor=True),
+    Language("javascript", (".js", ".mjs", ".cjs", ".jsx"), _SLASH, "javascript", doctor=True),
+    Language("typescript", (".ts", ".mts", ".cts"), _SLASH, "typescript", doctor=True),
+    Language("tsx", (".tsx",), _SLASH, "tsx"),
+    Language("go", (".go",), _SLASH, "go", doctor=True),
+    Language("rust", (".rs",), _SLASH, "rust", doctor=True),
+    Language("java", (".java",), _SLASH, "java", doctor=True),
+    Language("c", (".c", ".h"), _SLASH, "c", doctor=True),
+    Language(
+        "cpp",
+        (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++"),
+        _SLASH,
+        "cpp",
+        doctor=True,
+    ),
+    Language("ruby", (".rb",), _HASH, "ruby"),
+    Language("c_sharp", (".cs",), _SLASH, "csharp"),
+    Language("lua", (".lua",), _DASH, "lua"),
+    Language("bash", (".sh", ".bash"), _HASH, "bash"),
+    Language("php", (".php",), _SLASH, "php"),
+    Language("kotlin", (".kt", ".kts"), _SLASH, "kotlin"),
+    Language("swift", (".swift",), _SLASH, "swift"),
+    Language("scala", (".scala", ".sc"), _SLASH, "scala"),
     Language("markdown", (".md", ".markdown")),
     Language("json", (".json",)),
     Language("yaml", (".yaml", ".yml"), _HASH),
@@ -71,6 +82,11 @@ LANGUAGES: tuple[Language, ...] = (
 _BY_NAME: dict[str, Language] = {lang.name: lang for lang in LANGUAGES}
 _BY_EXTENSION: dict[str, str] = {ext: lang.name for lang in LANGUAGES for ext in lang.extensions}
 
+#: The grammars `lsp-ai doctor` parses with, in table order.
+DOCTOR_GRAMMARS: tuple[str, ...] = tuple(
+    lang.grammar for lang in LANGUAGES if lang.doctor and lang.grammar is not None
+)
+
 
 def language_for(path: str) -> str:
     """Return the language name for a path, by its extension, or "text" when none applies."""
@@ -87,3 +103,9 @@ def line_comment(language: str) -> str:
     """The line-comment marker of a language; `//`, a guess, where none is known."""
     lang = _BY_NAME.get(language)
     return lang.line_comment if lang is not None and lang.line_comment else _SLASH
+
+
+def grammar_for(language: str) -> str | None:
+    """The tree-sitter-language-pack grammar the chunker parses a language with, or None."""
+    lang = _BY_NAME.get(language)
+    return lang.grammar if lang is not None else None

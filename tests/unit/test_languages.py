@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_ai.languages import LANGUAGES, Language, has_line_comments, language_for, line_comment
+from lsp_ai.index.syntax import SPECS, tools_for
+from lsp_ai.languages import (
+    DOCTOR_GRAMMARS,
+    LANGUAGES,
+    Language,
+    grammar_for,
+    has_line_comments,
+    language_for,
+    line_comment,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +78,29 @@ def test_unknown_languages_guess_slash_comments() -> None:
     for name in ("text", "markdown", "css", "no-such-language"):
         assert not has_line_comments(name)
         assert line_comment(name) == "//"
+
+
+def test_a_language_has_a_grammar_exactly_when_the_chunker_has_a_table_for_it() -> None:
+    assert {lang.name for lang in LANGUAGES if lang.grammar is not None} == set(SPECS)
+    assert grammar_for("c_sharp") == "csharp"
+    assert grammar_for("markdown") is None
+    assert grammar_for("text") is None
+
+
+def test_doctor_checks_grammars_the_chunker_uses() -> None:
+    assert DOCTOR_GRAMMARS == (
+        "python",
+        "javascript",
+        "typescript",
+        "go",
+        "rust",
+        "java",
+        "c",
+        "cpp",
+    )
+    assert set(DOCTOR_GRAMMARS) <= {grammar_for(name) for name in SPECS}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_grammar_loads(name: str) -> None:
+    assert tools_for(name) is not None
