@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
+
+#: Where a function's documentation lives: the string opening its body ("docstring"), a
+#: `/** ... */` comment above it ("block"), or a run of line comments above it ("line").
+DocStyle = Literal["docstring", "block", "line"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,9 @@ class Language:
     the line, None where the language has none or it is not known. `grammar` is the
     tree-sitter-language-pack name of the grammar the chunker parses it with (None: it is
     cut into line windows). `doctor` says whether `lsp-ai doctor` parses with that grammar
-    to prove the language pack works.
+    to prove the language pack works. `doc_style` says where a function's documentation
+    lives (None: nothing looks for it), and `doc_comment` is the marker of a documentation
+    line comment where it is not `line_comment` (Rust's `///`).
     """
 
     name: str
@@ -31,6 +38,8 @@ class Language:
     line_comment: str | None = None
     grammar: str | None = None
     doctor: bool = False
+    doc_style: DocStyle | None = None
+    doc_comment: str | None = None
 
 
 _HASH = "#"
@@ -39,12 +48,21 @@ _SLASH = "//"
 
 #: Every language lsp-ai knows. Order matters only to what `lsp-ai doctor` prints.
 LANGUAGES: tuple[Language, ...] = (
-    Language("python", (".py", ".pyi"), _HASH, "python", doctor=True),
-    Language("javascript", (".js", ".mjs", ".cjs", ".jsx"), _SLASH, "javascript", doctor=True),
-    Language("typescript", (".ts", ".mts", ".cts"), _SLASH, "typescript", doctor=True),
-    Language("tsx", (".tsx",), _SLASH, "tsx"),
-    Language("go", (".go",), _SLASH, "go", doctor=True),
-    Language("rust", (".rs",), _SLASH, "rust", doctor=True),
+    Language("python", (".py", ".pyi"), _HASH, "python", doctor=True, doc_style="docstring"),
+    Language(
+        "javascript",
+        (".js", ".mjs", ".cjs", ".jsx"),
+        _SLASH,
+        "javascript",
+        doctor=True,
+        doc_style="block",
+    ),
+    Language(
+        "typescript", (".ts", ".mts", ".cts"), _SLASH, "typescript", doctor=True, doc_style="block"
+    ),
+    Language("tsx", (".tsx",), _SLASH, "tsx", doc_style="block"),
+    Language("go", (".go",), _SLASH, "go", doctor=True, doc_style="line"),
+    Language("rust", (".rs",), _SLASH, "rust", doctor=True, doc_style="line", doc_comment="///"),
     Language("java", (".java",), _SLASH, "java", doctor=True),
     Language("c", (".c", ".h"), _SLASH, "c", doctor=True),
     Language(
@@ -82,6 +100,11 @@ LANGUAGES: tuple[Language, ...] = (
 _BY_NAME: dict[str, Language] = {lang.name: lang for lang in LANGUAGES}
 _BY_EXTENSION: dict[str, str] = {ext: lang.name for lang in LANGUAGES for ext in lang.extensions}
 
+#: The languages whose function documentation lsp-ai can find (see `doc_style`).
+DOCUMENTED_LANGUAGES: frozenset[str] = frozenset(
+    lang.name for lang in LANGUAGES if lang.doc_style is not None
+)
+
 #: The grammars `lsp-ai doctor` parses with, in table order.
 DOCTOR_GRAMMARS: tuple[str, ...] = tuple(
     lang.grammar for lang in LANGUAGES if lang.doctor and lang.grammar is not None
@@ -109,3 +132,15 @@ def grammar_for(language: str) -> str | None:
     """The tree-sitter-language-pack grammar the chunker parses a language with, or None."""
     lang = _BY_NAME.get(language)
     return lang.grammar if lang is not None else None
+
+
+def doc_style(language: str) -> DocStyle | None:
+    """Where a function's documentation lives in a language, or None if nothing looks."""
+    lang = _BY_NAME.get(language)
+    return lang.doc_style if lang is not None else None
+
+
+def doc_comment(language: str) -> str:
+    """The marker that starts a documentation line comment: Rust's `///`, else `line_comment`."""
+    lang = _BY_NAME.get(language)
+    return lang.doc_comment if lang is not None and lang.doc_comment else line_comment(language)

@@ -18,7 +18,7 @@ from lsp_ai.chat.prompt import quoteattr
 from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.inference.base import ChatMessage, GenerationParams, ModelError, TextModel
 from lsp_ai.inference.slots import ModelSlot
-from lsp_ai.languages import line_comment
+from lsp_ai.languages import doc_comment
 from lsp_ai.prompts import read_prompt
 
 ACTIONS = ("explain", "docstring", "refactor")
@@ -145,7 +145,7 @@ def _plain(raw: str) -> str:
 def make_edit(
     action: str, raw: str, lines: list[str], start: int, end: int, language: str
 ) -> ActionResult:
-    marker = "///" if language == "rust" else line_comment(language)
+    marker = doc_comment(language)
     indent = _indent_of(lines[start])
     if action == "refactor":
         fenced = _FENCE.search(raw)

@@ -7,8 +7,11 @@ import pytest
 from lsp_ai.index.syntax import SPECS, tools_for
 from lsp_ai.languages import (
     DOCTOR_GRAMMARS,
+    DOCUMENTED_LANGUAGES,
     LANGUAGES,
     Language,
+    doc_comment,
+    doc_style,
     grammar_for,
     has_line_comments,
     language_for,
@@ -104,3 +107,19 @@ def test_doctor_checks_grammars_the_chunker_uses() -> None:
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_every_grammar_loads(name: str) -> None:
     assert tools_for(name) is not None
+
+
+def test_documented_languages_are_parsed_and_have_comment_markers() -> None:
+    assert {"python", "javascript", "typescript", "tsx", "go", "rust"} == DOCUMENTED_LANGUAGES
+    for name in DOCUMENTED_LANGUAGES:
+        assert doc_style(name) is not None
+        assert grammar_for(name) is not None
+        assert has_line_comments(name)
+
+
+def test_doc_comments_are_line_comments_except_rusts() -> None:
+    assert doc_comment("rust") == "///"
+    assert doc_comment("go") == "//"
+    assert doc_comment("python") == "#"
+    assert doc_comment("text") == "//"
+    assert doc_style("text") is None
