@@ -100,6 +100,14 @@ LANGUAGES: tuple[Language, ...] = (
 _BY_NAME: dict[str, Language] = {lang.name: lang for lang in LANGUAGES}
 _BY_EXTENSION: dict[str, str] = {ext: lang.name for lang in LANGUAGES for ext in lang.extensions}
 
+#: The suffixes a relative JavaScript/TypeScript import may name or leave out, in the order
+#: `./x` is tried as a file. They are the javascript, typescript and tsx records' extensions
+#: (a test holds them to that), listed apart because resolution tries them in this order,
+#: which is not the table's.
+JS_MODULE_EXTENSIONS: tuple[str, ...] = (
+    ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts",
+)  # fmt: skip
+
 #: The languages whose function documentation lsp-ai can find (see `doc_style`).
 DOCUMENTED_LANGUAGES: frozenset[str] = frozenset(
     lang.name for lang in LANGUAGES if lang.doc_style is not None

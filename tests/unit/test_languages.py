@@ -8,6 +8,7 @@ from lsp_ai.index.syntax import SPECS, tools_for
 from lsp_ai.languages import (
     DOCTOR_GRAMMARS,
     DOCUMENTED_LANGUAGES,
+    JS_MODULE_EXTENSIONS,
     LANGUAGES,
     Language,
     doc_comment,
@@ -123,3 +124,15 @@ def test_doc_comments_are_line_comments_except_rusts() -> None:
     assert doc_comment("python") == "#"
     assert doc_comment("text") == "//"
     assert doc_style("text") is None
+
+
+def test_js_module_extensions_are_the_js_family_extensions() -> None:
+    family = {
+        ext
+        for lang in LANGUAGES
+        if lang.name in ("javascript", "typescript", "tsx")
+        for ext in lang.extensions
+    }
+
+    assert len(JS_MODULE_EXTENSIONS) == len(family)
+    assert set(JS_MODULE_EXTENSIONS) == family
