@@ -137,9 +137,7 @@ def _plain(raw: str) -> str:
     if fenced := _FENCE.search(text):
         text = fenced.group(1).strip()
     text = text.strip('"').strip("'").strip()
-    return "\n".join(
-        re.sub(r"^\s*(#|//+|/\*+|\*+/?|--)\s?", "", ln) for ln in text.split("\n")
-    ).strip()
+    return "\n".join(_MARKER.sub("", ln) for ln in text.split("\n")).strip()
 
 
 def make_edit(
