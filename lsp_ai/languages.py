@@ -1,10 +1,11 @@
 """What lsp-ai knows about each language, in one table.
 
-File extensions, comment markers and the like were once spread over the modules that used
-them, and drifted apart (one knew a language the other did not). One record per language
-keeps every such fact in one place; the functions below are the only way the rest of the
-code reads them. How the chunker reads each grammar's syntax tree is chunker policy and
-lives in `lsp_ai.index.syntax`, keyed by the names here.
+File extensions, comment markers, grammar names and the like were once spread over the
+modules that used them, and did not agree on which languages exist (the comment table knew
+languages no extension mapped to). One record per language keeps every such fact in one
+place; the rest of the code reads them through the functions and derived tables here. How
+the chunker reads each grammar's syntax tree is chunker policy and lives in
+`lsp_ai.index.syntax`, keyed by the names here.
 """
 
 from __future__ import annotations
