@@ -40,7 +40,8 @@ from benchmarks.common import (
 )
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
-from lsp_ai.index.discover import FileFilter, language_for, read_text
+from lsp_ai.index.discover import FileFilter, read_text
+from lsp_ai.languages import language_for
 from lsp_ai.wiring import Wiring
 
 DEFAULT_PACKAGES = ["rich==14.2.0"]

@@ -24,15 +24,14 @@ from lsp_ai.chat.actions import ACTIONS, COMMENTING, ActionRequest, ActionResult
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest, ChatResult
 from lsp_ai.completion.engine import CompletionRequest, CompletionResult
-from lsp_ai.completion.postprocess import has_line_comments
 from lsp_ai.completion.session import CompletionSession
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.config import Config, load_config
 from lsp_ai.documents import Documents, OpenDocument, doc_key, doc_path
-from lsp_ai.index.discover import language_for
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.service import CrawlStats
 from lsp_ai.inference.base import ModelError
+from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
 from lsp_ai.models import Role
 from lsp_ai.records import Outcome, Recorder, explain

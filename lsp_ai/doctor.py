@@ -14,9 +14,9 @@ from platformdirs import user_cache_dir
 
 from lsp_ai.config import load_config
 from lsp_ai.inference.base import ModelError
+from lsp_ai.languages import DOCTOR_GRAMMARS
 
 Check = tuple[bool, str, str]
-GRAMMARS = ("python", "javascript", "typescript", "go", "rust", "java", "c", "cpp")
 
 
 def index_dir(db_path: str, root: Path) -> Path:
@@ -154,11 +154,11 @@ def _grammars() -> Check:
     try:
         from tree_sitter_language_pack import get_parser
 
-        for name in GRAMMARS:
+        for name in DOCTOR_GRAMMARS:
             get_parser(name).parse(b"x")  # type: ignore[arg-type]
     except Exception as exc:
         return False, "tree-sitter grammars", f"{type(exc).__name__}: {exc}"
-    return True, "tree-sitter grammars", ", ".join(GRAMMARS)
+    return True, "tree-sitter grammars", ", ".join(DOCTOR_GRAMMARS)
 
 
 def _ctags() -> Check:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from lsp_ai.chat.prompt import quoteattr
-from lsp_ai.completion.postprocess import line_comment
 from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.inference.base import ChatMessage, GenerationParams, ModelError, TextModel
 from lsp_ai.inference.slots import ModelSlot
+from lsp_ai.languages import doc_comment
 from lsp_ai.prompts import read_prompt
 
 ACTIONS = ("explain", "docstring", "refactor")
@@ -137,15 +137,13 @@ def _plain(raw: str) -> str:
     if fenced := _FENCE.search(text):
         text = fenced.group(1).strip()
     text = text.strip('"').strip("'").strip()
-    return "\n".join(
-        re.sub(r"^\s*(#|//+|/\*+|\*+/?|--)\s?", "", ln) for ln in text.split("\n")
-    ).strip()
+    return "\n".join(_MARKER.sub("", ln) for ln in text.split("\n")).strip()
 
 
 def make_edit(
     action: str, raw: str, lines: list[str], start: int, end: int, language: str
 ) -> ActionResult:
-    marker = "///" if language == "rust" else line_comment(language)
+    marker = doc_comment(language)
     indent = _indent_of(lines[start])
     if action == "refactor":
         fenced = _FENCE.search(raw)

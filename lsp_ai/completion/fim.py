@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lsp_ai.completion.postprocess import line_comment
 from lsp_ai.completion.repo_context import Snippet
 from lsp_ai.inference.base import FimTokens
+from lsp_ai.languages import line_comment
 from lsp_ai.prompts import fim_templates
 
 TEMPLATE_NAMES = ("qwen", "starcoder", "codellama", "deepseek", "none")

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
+from lsp_ai.languages import line_comment
+
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "do", "then")
-_HASH_COMMENTS = {"python", "ruby", "bash", "yaml", "toml", "perl", "r", "elixir"}
-_DASH_COMMENTS = {"lua", "sql", "haskell"}
 _QUOTES = "\"'`"
-
-
-_SLASH_COMMENTS = {
-    "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "c_sharp", "kotlin",
-    "swift", "scala", "php", "dart", "zig", "objc",
-}  # fmt: skip
-
-
-def has_line_comments(language: str) -> bool:
-    """Whether `line_comment` knows this language (rather than guessing `//`)."""
-    return language in _HASH_COMMENTS | _DASH_COMMENTS | _SLASH_COMMENTS
-
-
-def line_comment(language: str) -> str:
-    """The line-comment marker of a language (a guess of `//` for ones not listed)."""
-    if language in _HASH_COMMENTS:
-        return "#"
-    return "--" if language in _DASH_COMMENTS else "//"
 
 
 def _code_of(line: str, marker: str) -> tuple[str, str]:

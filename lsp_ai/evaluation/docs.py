@@ -41,33 +41,21 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from tree_sitter import Node, QueryCursor
 
-from lsp_ai.index.discover import FileFilter, language_for, read_text
-from lsp_ai.index.languages import LanguageSpec, definition_name, node_text, spec_for, tools_for
+from lsp_ai.index.discover import FileFilter, read_text
+from lsp_ai.index.syntax import LanguageSpec, definition_name, node_text, spec_for, tools_for
 from lsp_ai.index.windows import split_lines
+from lsp_ai.languages import DOCUMENTED_LANGUAGES, DocStyle, doc_comment, doc_style, language_for
 
 MIN_SENTENCE_WORDS = 3
 MIN_FUNCTION_LINES = 4
 #: Blank lines allowed between a ``/** ... */`` comment and the definition it documents.
 MAX_JSDOC_GAP = 1
 
-DocStyle = Literal["docstring", "block", "line"]
-#: How each supported language documents a function.
-DOC_STYLES: dict[str, DocStyle] = {
-    "python": "docstring",
-    "javascript": "block",
-    "typescript": "block",
-    "tsx": "block",
-    "go": "line",
-    "rust": "line",
-}
 #: Languages whose files a corpus of the key language strips and draws targets from.
 LANGUAGE_FAMILIES = {"javascript": {"javascript", "typescript", "tsx"}}
-#: The marker of a documentation line comment.
-LINE_DOC_PREFIX = {"go": "//", "rust": "///"}
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _JSDOC_LINK = re.compile(r"\{@(?:link|linkcode|linkplain)\s+([^}|\s]+)[^}]*\}")
@@ -221,7 +209,7 @@ def _comment_doc(
         prev = prev.prev_named_sibling
     first_code_row = start
     comments: list[Node] = []
-    prefix = LINE_DOC_PREFIX.get(language, "//")
+    prefix = doc_comment(language)
     # JSDoc belongs to the next definition even across blank lines (express writes one).
     gap = MAX_JSDOC_GAP if style == "block" else 0
     while (
@@ -258,7 +246,7 @@ def documented_functions(text: str, language: str) -> tuple[list[str], list[DocF
     ``windows.split_lines``; the tree is parsed from the lines joined by ``\n``, as the
     chunker does, so its rows are those line numbers.
     """
-    style = DOC_STYLES.get(language)
+    style = doc_style(language)
     spec = spec_for(language)
     tools = tools_for(language)
     lines = _LINE.findall(text)
@@ -347,13 +335,15 @@ def strip_docs(
     Returns the candidate targets, how often each (lower-cased) query sentence occurs over
     all docs removed, and how many docs were removed per language.
     """
-    languages = set(DOC_STYLES) if language is None else LANGUAGE_FAMILIES.get(language, {language})
+    languages = (
+        DOCUMENTED_LANGUAGES if language is None else LANGUAGE_FAMILIES.get(language, {language})
+    )
     targets: list[DocTarget] = []
     sentences: Counter[str] = Counter()
     removed: Counter[str] = Counter()
     for f in FileFilter(repo).walk():
         language = language_for(f.rel)
-        if language not in languages or language not in DOC_STYLES:
+        if language not in languages or language not in DOCUMENTED_LANGUAGES:
             continue
         try:
             text = read_text(f.path)

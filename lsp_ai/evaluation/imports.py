@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from lsp_ai.languages import JS_MODULE_EXTENSIONS
+
 
 @dataclass(frozen=True)
 class Use:
@@ -167,7 +169,6 @@ def _use(rel: str, lines: list[str], node: ast.expr, col: int, name: str, source
 
 # -- JavaScript / TypeScript ----------------------------------------------------------------
 
-_JS_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
 _JS_IMPORT = re.compile(
     r"^\s*import\s+(?:type\s+)?(?:(?P<default>[\w$]+)\s*,?\s*)?"
     r"(?:\{(?P<named>[^}]*)\}|\*\s*as\s+(?P<ns>[\w$]+))?\s*"
@@ -179,12 +180,12 @@ _JS_IMPORT = re.compile(
 def _js_target(rel: str, spec: str, files: Mapping[str, str]) -> str | None:
     base = posixpath.normpath(posixpath.join(posixpath.dirname(rel), spec))
     stem = base
-    for ext in _JS_EXTENSIONS:  # `./x.js` in TypeScript sources names `./x.ts`
+    for ext in JS_MODULE_EXTENSIONS:  # `./x.js` in TypeScript sources names `./x.ts`
         stem = stem.removesuffix(ext)
-    for candidate in (base, *(stem + e for e in _JS_EXTENSIONS)):
+    for candidate in (base, *(stem + e for e in JS_MODULE_EXTENSIONS)):
         if candidate in files and candidate != rel:
             return candidate
-    index = (posixpath.join(base, "index" + e) for e in _JS_EXTENSIONS)
+    index = (posixpath.join(base, "index" + e) for e in JS_MODULE_EXTENSIONS)
     return next((c for c in index if c in files and c != rel), None)
 
 
@@ -239,7 +240,7 @@ def import_uses(files: Mapping[str, str]) -> list[Use]:
         lines = text.split("\n")
         if rel in repo.trees:
             uses: Iterator[Use] = _python_uses(repo, rel, lines)
-        elif rel.endswith(_JS_EXTENSIONS):
+        elif rel.endswith(JS_MODULE_EXTENSIONS):
             uses = _js_uses(rel, text, files)
         else:
             continue

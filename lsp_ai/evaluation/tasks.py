@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_ai.evaluation.docs import DOC_STYLES, sample_targets, strip_docs
+from lsp_ai.evaluation.docs import sample_targets, strip_docs
 from lsp_ai.evaluation.imports import import_uses
-from lsp_ai.index.discover import FileFilter, language_for, read_text
+from lsp_ai.index.discover import FileFilter, read_text
+from lsp_ai.languages import DOCUMENTED_LANGUAGES, language_for
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def build_tasks(
     copied = copy_indexable(root, copy, exclude, max_file_bytes)
     sources = {}
     for rel in copied:
-        if language_for(rel) in DOC_STYLES:
+        if language_for(rel) in DOCUMENTED_LANGUAGES:
             try:
                 sources[rel] = read_text(copy / rel)
             except OSError:

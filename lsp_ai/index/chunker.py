@@ -23,7 +23,7 @@ from itertools import pairwise
 
 from tree_sitter import Node, QueryCursor
 
-from lsp_ai.index.languages import (
+from lsp_ai.index.syntax import (
     DefRule,
     LanguageSpec,
     Role,
@@ -103,7 +103,7 @@ class FileChunks:
 def chunk_file(path: str, text: str, language: str) -> FileChunks:
     """Chunk one file by its syntax, or by line windows when that is not possible.
 
-    `language` is a name from `discover.language_for`. Never raises: a grammar or parser
+    `language` is a name from `languages.language_for`. Never raises: a grammar or parser
     failure costs this file its structure, not the indexing run it is part of.
     """
     spec = spec_for(language)

@@ -16,7 +16,7 @@ import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pathspec
 
@@ -140,53 +140,6 @@ NOT_UTF8_NAME = "name is not valid UTF-8"
 
 _IGNORE_FILE_NAMES: tuple[str, ...] = (".gitignore", ".ignore")
 
-#: Tree-sitter language names by lower-case file extension.
-LANGUAGE_BY_EXTENSION: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".c++": "cpp",
-    ".hh": "cpp",
-    ".hpp": "cpp",
-    ".hxx": "cpp",
-    ".h++": "cpp",
-    ".rb": "ruby",
-    ".cs": "c_sharp",
-    ".lua": "lua",
-    ".sh": "bash",
-    ".bash": "bash",
-    ".php": "php",
-    ".kt": "kotlin",
-    ".kts": "kotlin",
-    ".swift": "swift",
-    ".scala": "scala",
-    ".sc": "scala",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".json": "json",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".toml": "toml",
-    ".html": "html",
-    ".htm": "html",
-    ".css": "css",
-}
-
 
 @dataclass(frozen=True)
 class DiscoveredFile:
@@ -224,11 +177,6 @@ def is_always_skipped_dir(name: str) -> bool:
     if name in ALWAYS_SKIPPED_DIRS:
         return True
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in _ALWAYS_SKIPPED_DIR_GLOBS)
-
-
-def language_for(path: str) -> str:
-    """Return the tree-sitter language name for a path, or "text" when none applies."""
-    return LANGUAGE_BY_EXTENSION.get(PurePosixPath(path).suffix.lower(), "text")
 
 
 def read_text(path: Path) -> str:

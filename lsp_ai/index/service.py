@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Literal
 from platformdirs import user_cache_dir
 
 from lsp_ai.index.chunker import Chunk, chunk_file
-from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, language_for, read_source
+from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
+from lsp_ai.languages import language_for
 
 if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
     from lsp_ai.governor import Pacer

@@ -11,7 +11,6 @@ from lsp_ai.index.discover import (
     MAX_SKIPPED_RECORDS,
     FileFilter,
     is_secret,
-    language_for,
     read_text,
 )
 
@@ -431,37 +430,3 @@ def test_read_text_keeps_utf8(tmp_path: Path) -> None:
     path = write(tmp_path, "u.py", "s = 'naïve — ok'\n")
 
     assert read_text(path) == "s = 'naïve — ok'\n"
-
-
-@pytest.mark.parametrize(
-    ("path", "language"),
-    [
-        ("a/b.py", "python"),
-        ("x.JS", "javascript"),
-        ("x.ts", "typescript"),
-        ("x.tsx", "tsx"),
-        ("x.go", "go"),
-        ("x.rs", "rust"),
-        ("x.java", "java"),
-        ("x.c", "c"),
-        ("x.hpp", "cpp"),
-        ("x.rb", "ruby"),
-        ("x.cs", "c_sharp"),
-        ("x.lua", "lua"),
-        ("x.sh", "bash"),
-        ("x.php", "php"),
-        ("x.kt", "kotlin"),
-        ("x.swift", "swift"),
-        ("x.scala", "scala"),
-        ("README.md", "markdown"),
-        ("x.json", "json"),
-        ("x.yml", "yaml"),
-        ("pyproject.toml", "toml"),
-        ("x.html", "html"),
-        ("x.css", "css"),
-        ("Makefile", "text"),
-        ("notes.txt", "text"),
-    ],
-)
-def test_language_for(path: str, language: str) -> None:
-    assert language_for(path) == language

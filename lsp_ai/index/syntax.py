@@ -3,8 +3,9 @@
 Every grammar names its definitions, calls and comments differently (`function_definition`,
 `function_item`, `method_declaration`, ...). Keeping those names here as data means the
 chunker has one algorithm for all languages, and supporting another grammar is a matter of
-adding a table, not a branch. The few helpers below interpret the tables: they find a
-definition's name and a call's callee the same way for every language.
+adding a table here (and the grammar's name to its record in `lsp_ai.languages`), not a
+branch. The few helpers below interpret the tables: they find a definition's name and a
+call's callee the same way for every language.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
 from tree_sitter import Language, Node, Parser, Query, QueryError
+
+from lsp_ai.languages import grammar_for
 
 if TYPE_CHECKING:
     from tree_sitter_language_pack import SupportedLanguage
@@ -69,7 +72,9 @@ class DefRule:
 
 @dataclass(frozen=True)
 class LanguageSpec:
-    """Everything the chunker knows about one language.
+    """Everything the chunker knows about one language's syntax tree.
+
+    The grammar these node types belong to is named in `lsp_ai.languages`.
 
     `calls` maps a call node type to the field holding the callee expression ("" for its
     first named child, in grammars without fields). `attachments`
@@ -80,7 +85,6 @@ class LanguageSpec:
     is the string opening its body rather than the comment above it.
     """
 
-    grammar: str
     definitions: Mapping[str, DefRule]
     calls: Mapping[str, str]
     comments: frozenset[str]
@@ -157,7 +161,6 @@ _C_DEFINITIONS: dict[str, DefRule] = {
 }
 
 _TS_SPEC = LanguageSpec(
-    grammar="typescript",
     definitions=_TS_DEFINITIONS,
     calls=_JS_CALLS,
     comments=frozenset({"comment"}),
@@ -169,7 +172,6 @@ _TS_SPEC = LanguageSpec(
 #: The languages covered in depth: types, methods, wrappers, doc comments.
 _CORE_LANGUAGES: dict[str, LanguageSpec] = {
     "python": LanguageSpec(
-        grammar="python",
         definitions={"function_definition": _FUNCTION, "class_definition": _CLASS},
         calls={"call": "function"},
         comments=frozenset({"comment"}),
@@ -178,7 +180,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         python_docstrings=True,
     ),
     "javascript": LanguageSpec(
-        grammar="javascript",
         definitions=_JS_DEFINITIONS,
         calls=_JS_CALLS,
         comments=frozenset({"comment"}),
@@ -188,7 +189,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
     ),
     "typescript": _TS_SPEC,
     "tsx": LanguageSpec(
-        grammar="tsx",
         definitions=_TS_SPEC.definitions,
         calls=_TS_SPEC.calls,
         comments=_TS_SPEC.comments,
@@ -197,7 +197,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         function_values=_TS_SPEC.function_values,
     ),
     "go": LanguageSpec(
-        grammar="go",
         definitions={
             "function_declaration": _FUNCTION,
             "method_declaration": DefRule("function", qualifier_field="receiver"),
@@ -215,7 +214,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         wrappers=frozenset({"type_declaration"}),
     ),
     "rust": LanguageSpec(
-        grammar="rust",
         definitions={
             "function_item": _FUNCTION,
             "function_signature_item": _FUNCTION,
@@ -233,7 +231,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         attachments=frozenset({"attribute_item"}),
     ),
     "java": LanguageSpec(
-        grammar="java",
         definitions={
             "class_declaration": _CLASS,
             "record_declaration": _CLASS,
@@ -247,13 +244,11 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         comments=frozenset({"line_comment", "block_comment"}),
     ),
     "c": LanguageSpec(
-        grammar="c",
         definitions=_C_DEFINITIONS,
         calls={"call_expression": "function"},
         comments=frozenset({"comment"}),
     ),
     "cpp": LanguageSpec(
-        grammar="cpp",
         definitions={
             **_C_DEFINITIONS,
             "class_specifier": DefRule("class", role="container", requires_field="body"),
@@ -266,7 +261,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         wrappers=frozenset({"template_declaration"}),
     ),
     "ruby": LanguageSpec(
-        grammar="ruby",
         definitions={
             "method": _FUNCTION,
             "singleton_method": _FUNCTION,
@@ -277,7 +271,6 @@ _CORE_LANGUAGES: dict[str, LanguageSpec] = {
         comments=frozenset({"comment"}),
     ),
     "c_sharp": LanguageSpec(
-        grammar="csharp",
         definitions={
             "class_declaration": _CLASS,
             "record_declaration": _CLASS,
@@ -306,19 +299,16 @@ _PHP_NAMESPACE = DefRule("module", role="namespace", encloses_rest=True)
 #: Languages beyond the core set, with smaller tables: enough for functions and types.
 _MORE_LANGUAGES: dict[str, LanguageSpec] = {
     "bash": LanguageSpec(
-        grammar="bash",
         definitions={"function_definition": _FUNCTION},
         calls={"command": "name"},
         comments=frozenset({"comment"}),
     ),
     "lua": LanguageSpec(
-        grammar="lua",
         definitions={"function_declaration": DefRule("function", owns_qualified=False)},
         calls={"function_call": "name"},
         comments=frozenset({"comment"}),
     ),
     "php": LanguageSpec(
-        grammar="php",
         definitions={
             "class_declaration": _CLASS,
             "interface_declaration": _INTERFACE,
@@ -339,7 +329,6 @@ _MORE_LANGUAGES: dict[str, LanguageSpec] = {
         attachments=frozenset({"attribute_list"}),
     ),
     "kotlin": LanguageSpec(
-        grammar="kotlin",
         definitions={
             "class_declaration": DefRule("class", role="container", name_field=""),
             "object_declaration": DefRule("class", role="container", name_field=""),
@@ -349,7 +338,6 @@ _MORE_LANGUAGES: dict[str, LanguageSpec] = {
         comments=frozenset({"line_comment", "multiline_comment"}),
     ),
     "scala": LanguageSpec(
-        grammar="scala",
         definitions={
             "class_definition": _CLASS,
             "object_definition": _CLASS,
@@ -363,7 +351,6 @@ _MORE_LANGUAGES: dict[str, LanguageSpec] = {
         comments=frozenset({"comment", "block_comment"}),
     ),
     "swift": LanguageSpec(
-        grammar="swift",
         definitions={
             "class_declaration": _CLASS,
             "protocol_declaration": _INTERFACE,
@@ -375,8 +362,8 @@ _MORE_LANGUAGES: dict[str, LanguageSpec] = {
     ),
 }
 
-#: Language specs by the names `discover.language_for` returns.
-LANGUAGES: dict[str, LanguageSpec] = {**_CORE_LANGUAGES, **_MORE_LANGUAGES}
+#: Language specs by the names `languages.language_for` returns.
+SPECS: dict[str, LanguageSpec] = {**_CORE_LANGUAGES, **_MORE_LANGUAGES}
 
 #: Node types whose text is a name as it stands.
 IDENTIFIER_TYPES: frozenset[str] = frozenset(
@@ -424,8 +411,8 @@ _MAX_HOPS = 16
 
 
 def spec_for(language: str) -> LanguageSpec | None:
-    """Return the spec for a language name from `discover.language_for`, or None."""
-    return LANGUAGES.get(language)
+    """Return the spec for a language name from `languages.language_for`, or None."""
+    return SPECS.get(language)
 
 
 # ----------------------------------------------------------------- names
@@ -572,12 +559,13 @@ def tools_for(language: str) -> Tools | None:
 def _build_tools(language: str) -> Tools | None:
     """Load a grammar from the language pack and compile the spec's capture query."""
     spec = spec_for(language)
-    if spec is None:
+    name = grammar_for(language)
+    if spec is None or name is None:
         return None
     from tree_sitter_language_pack import get_language  # heavy import, needed only here
 
     try:
-        grammar = get_language(cast("SupportedLanguage", spec.grammar))
+        grammar = get_language(cast("SupportedLanguage", name))
         return Tools(parser=Parser(grammar), query=Query(grammar, capture_query(spec, grammar)))
     except (LookupError, OSError, ValueError, QueryError) as exc:
         log.warning("no tree-sitter grammar for %s: %s", language, exc)
