@@ -101,6 +101,25 @@ def test_complete_prints_a_completion(home: Path, tmp_path: Path) -> None:
     assert src.read_text() == "def square(x):\n    return "  # never writes the file
 
 
+def test_complete_refuses_a_secret_as_the_server_does(home: Path, tmp_path: Path) -> None:
+    """The CLI goes through the same assistant: a secret never reaches the model."""
+    secret = tmp_path / ".env"
+    secret.write_text("API_TOKEN=do-not-complete-4242\nOTHER=")
+    trace = tmp_path / "trace.jsonl"
+    env = dict(isolated_env(home), LSP_AI_COMPLETION_TRACE=str(trace))
+    out = subprocess.run(
+        [*COMPLETE, str(secret), "--line", "1", "--character", "6"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 1 and not out.stdout.strip()
+    assert "secret" in out.stderr and "never sends it to a model" in out.stderr
+    (record,) = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert record["outcome"] == "private" and "prompt" not in record
+
+
 COMPLETE = [sys.executable, "-m", "lsp_ai", "complete"]
 
 
