@@ -9,15 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.workspace import TextDocument
 
-from lsp_ai.assistant import ActionQuery, ChatQuery
+from lsp_ai.assistant import ActionQuery, BadRequest, ChatQuery
 from lsp_ai.chat.actions import ACTIONS, LineEdit
 from lsp_ai.chat.service import ChatResult
 from lsp_ai.completion.engine import CompletionResult
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.inference.base import ModelError
 from lsp_ai.lsp.protocol import CMD_CODE_ACTION, ChatParams, parse_chat_params
+
+
+def rpc_error(exc: BadRequest | ModelError) -> JsonRpcException:
+    """The assistant's typed errors as JSON-RPC errors: a refused request, a failed model."""
+    if isinstance(exc, BadRequest):
+        return JsonRpcInvalidParams(str(exc))
+    return JsonRpcInternalError(str(exc))
+
 
 # -- positions -------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from lsp_ai.assistant import BadRequest, Level
 from lsp_ai.chat.actions import action_title
@@ -18,6 +17,7 @@ from lsp_ai.lsp import convert
 from lsp_ai.lsp.protocol import CMD_CODE_ACTION
 from lsp_ai.lsp.server import LspAiServer
 
+NOTHING_USABLE = "{title}: the model gave nothing usable; try again"
 KINDS = {
     "explain": lsp.CodeActionKind.Refactor,  # adds a comment: not a rewrite of the code
     "docstring": lsp.CodeActionKind.RefactorRewrite,
@@ -52,25 +52,23 @@ def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeA
 async def run_code_action(ls: LspAiServer, *args: Any) -> dict[str, Any]:
     action, uri, first, last = convert.action_args(args)
     doc = ls.document(uri)
-    version, lines = doc.version, doc.source.split("\n")
+    version, lines = doc.version, doc.source.split("\n")  # the text the model saw
     try:
         result = await ls.assistant.run_action(convert.action_query(action, uri, doc, first, last))
-    except BadRequest as exc:
-        raise JsonRpcInvalidParams(str(exc)) from exc
-    except ModelError as exc:
-        raise JsonRpcInternalError(str(exc)) from exc
+    except (BadRequest, ModelError) as exc:
+        raise convert.rpc_error(exc) from exc
     if result.edit is None:
-        ls.notify_user(
-            Level.WARNING, f"{action_title(action)}: the model gave nothing usable; try again"
-        )
+        ls.notify_user(Level.WARNING, NOTHING_USABLE.format(title=action_title(action)))
         return {"applied": False, "content": result.content}
-    edit = convert.workspace_edit(
-        uri, version, convert.line_edit(doc, lines, result.edit), _versioned(ls)
-    )
-    answer = await ls.workspace_apply_edit_async(
-        lsp.ApplyWorkspaceEditParams(edit=edit, label=action_title(action))
-    )
-    return {"applied": bool(answer and answer.applied), "content": result.content}
+    edit = convert.line_edit(doc, lines, result.edit)
+    applied = await _apply(ls, action, convert.workspace_edit(uri, version, edit, _versioned(ls)))
+    return {"applied": applied, "content": result.content}
+
+
+async def _apply(ls: LspAiServer, action: str, edit: lsp.WorkspaceEdit) -> bool:
+    params = lsp.ApplyWorkspaceEditParams(edit=edit, label=action_title(action))
+    answer = await ls.workspace_apply_edit_async(params)
+    return bool(answer and answer.applied)
 
 
 def _versioned(ls: LspAiServer) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInternalError
 
 from lsp_ai.inference.base import ModelError
 from lsp_ai.lsp import convert
@@ -22,7 +21,7 @@ async def chat(ls: LspAiServer, params: Any) -> dict[str, Any]:
                 convert.chat_query(p, doc), progress.delta, progress.stage
             )
         except ModelError as exc:
-            raise JsonRpcInternalError(str(exc)) from exc
+            raise convert.rpc_error(exc) from exc
     return convert.chat_result(result)
 
 

@@ -18,7 +18,7 @@ async def search(ls: LspAiServer, *args: Any) -> list[dict[str, Any]]:
     try:
         return convert.hits(await ls.assistant.search(query, k))
     except BadRequest as exc:
-        raise JsonRpcInvalidParams(f"{CMD_SEARCH}: {exc}") from exc
+        raise convert.rpc_error(exc) from exc
 
 
 def reindex(ls: LspAiServer, *args: Any) -> dict[str, Any]:
