@@ -35,18 +35,15 @@ def code_action(ls: LspAiServer, params: lsp.CodeActionParams) -> list[lsp.CodeA
         return []
     only = [str(getattr(k, "value", k)) for k in params.context.only or []]
     offered = [a for a in ls.assistant.actions_for(uri) if _wanted(KINDS[a], only)]
-    return [
-        lsp.CodeAction(
-            title=action_title(a),
-            kind=KINDS[a],
-            command=lsp.Command(
-                title=action_title(a),
-                command=CMD_CODE_ACTION,
-                arguments=convert.action_arguments(a, uri, r),
-            ),
-        )
-        for a in offered
-    ]
+    return [_offer(a, uri, r) for a in offered]
+
+
+def _offer(action: str, uri: str, r: lsp.Range) -> lsp.CodeAction:
+    """The action as a command that runs it on the selection, so the model runs on choice."""
+    title = action_title(action)
+    arguments = convert.action_arguments(action, uri, r)
+    command = lsp.Command(title=title, command=CMD_CODE_ACTION, arguments=arguments)
+    return lsp.CodeAction(title=title, kind=KINDS[action], command=command)
 
 
 async def run_code_action(ls: LspAiServer, *args: Any) -> dict[str, Any]:
