@@ -38,6 +38,7 @@ WARMUP_SHARE = 0.2
 
 def _rows(path: str, n: int, rng: random.Random) -> list[Any]:
     from lsp_ai.index.store import ChunkRecord
+    from lsp_ai.spans import CodeSpan
 
     out = []
     for i in range(n):
@@ -46,14 +47,9 @@ def _rows(path: str, n: int, rng: random.Random) -> list[Any]:
         vector = [rng.random() for _ in range(DIM)]
         out.append(
             ChunkRecord(
-                path,
-                i * 5,
-                i * 5 + 4,
+                CodeSpan(path, i * 5, i * 5 + 4, text, f"f_{i}", ""),
                 "python",
                 "function",
-                f"f_{i}",
-                "",
-                text,
                 text,
                 digest,
                 vector,

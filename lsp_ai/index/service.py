@@ -82,7 +82,7 @@ def _symbols_of(
         for d in fc.definitions
     ]
     calls = [
-        ChunkCalls(c.path, c.start_line, c.end_line, c.symbol, c.calls)
+        ChunkCalls(c.span.path, c.span.start_line, c.span.end_line, c.span.symbol, c.calls)
         for c in fc.chunks
         if c.calls
     ]
@@ -377,17 +377,19 @@ class RootIndex:
     def neighbours(self, hit: StoredHit, limit: int = 3) -> list[tuple[str, StoredHit]]:
         """Chunks of what `hit` calls and of what calls it: ("callee" | "caller", chunk)."""
         out: list[tuple[str, StoredHit]] = []
-        for sym in self.symbols.callees(hit.path, hit.start_line, hit.end_line)[:limit]:
+        span = hit.span
+        for sym in self.symbols.callees(span.path, span.start_line, span.end_line)[:limit]:
             found = self.store.chunks_overlapping(sym.path, sym.line)
             if found:
                 out.append(("callee", found[0]))
-        name = (hit.symbol or "").rsplit(".", 1)[-1]
+        name = (span.symbol or "").rsplit(".", 1)[-1]
+        at = (span.path, span.start_line)
         if name:
             for caller in self.symbols.callers(name)[:limit]:
                 found = self.store.chunks_overlapping(
                     caller.path, caller.start_line, caller.end_line
                 )
-                if found and (found[0].path, found[0].start_line) != (hit.path, hit.start_line):
+                if found and (found[0].span.path, found[0].span.start_line) != at:
                     out.append(("caller", found[0]))
         return out
 
@@ -573,26 +575,26 @@ class IndexService:
         self, i: int, h: StoredHit, kind: str | None = None, score: float | None = None
     ) -> SearchHit:
         return SearchHit(
-            self._key(i, h.path),
-            h.start_line,
-            h.end_line,
-            h.symbol,
+            self._key(i, h.span.path),
+            h.span.start_line,
+            h.span.end_line,
+            h.span.symbol,
             kind or h.kind,
             h.language,
             h.score if score is None else score,
-            h.text,
+            h.span.text,
         )
 
     def _expand(self, hits: list[SearchHit], found: list[tuple[int, StoredHit]]) -> list[SearchHit]:
         seen = {(h.path, h.start_line) for h in hits}
         extra: list[SearchHit] = []
-        by_key = {(self._key(i, h.path), h.start_line): (i, h) for i, h in found}
+        by_key = {(self._key(i, h.span.path), h.span.start_line): (i, h) for i, h in found}
         for hit in hits[:3]:
             if (hit.path, hit.start_line) not in by_key:
                 continue
             i, stored = by_key[(hit.path, hit.start_line)]
             for relation, n in self.indexes()[i].neighbours(stored):
-                key = (self._key(i, n.path), n.start_line)
+                key = (self._key(i, n.span.path), n.span.start_line)
                 if key not in seen:
                     seen.add(key)
                     extra.append(self._hit(i, n, relation, hit.score * 0.5))

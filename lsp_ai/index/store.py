@@ -45,10 +45,10 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import lancedb
 import numpy as np
@@ -58,6 +58,10 @@ from lancedb.index import FTS
 from lancedb.query import FullTextOperator, LanceVectorQueryBuilder, MatchQuery
 
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.spans import CodeSpan
+
+if TYPE_CHECKING:
+    from lsp_ai.index.chunker import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,9 @@ _KNOWN_CAUSES = (
         "Make the directory writable, or set index.db_path to another location.",
     ),
 )
+#: A row's `CodeSpan` is flattened into the columns named like its fields here, at the store's
+#: boundary, and rebuilt from them on every read; the rest of the code sees only spans.
+_SPAN_COLUMNS = tuple(f.name for f in fields(CodeSpan))
 _HIT_COLUMNS = (
     "path",
     "start_line",
@@ -129,54 +136,23 @@ class StoreError(OSError):
     """
 
 
-class ChunkRow(Protocol):
-    """What the store needs from a chunk: its fields plus its embedding."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def start_line(self) -> int: ...
-    @property
-    def end_line(self) -> int: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def symbol(self) -> str | None: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def embed_text(self) -> str: ...
-    @property
-    def content_hash(self) -> str: ...
-    @property
-    def vector(self) -> Sequence[float]: ...
-
-
 @dataclass(frozen=True)
 class ChunkRecord:
     """One row of the chunks table: a chunk plus its vector."""
 
-    path: str  # relative to the workspace root, posix separators
-    start_line: int  # 0-based inclusive
-    end_line: int
+    span: CodeSpan  # path relative to the workspace root; `text` is what a hit shows
     language: str
     kind: str
-    symbol: str | None
-    scope: str
-    text: str  # what a hit shows
     embed_text: str  # what was embedded; also what full-text search matches
     content_hash: str  # sha256 hex of embed_text
     vector: Sequence[float]
 
     @classmethod
-    def from_chunk(cls, chunk: Any, vector: Sequence[float]) -> ChunkRecord:
-        """Pair any object with the chunk attributes (the chunker's dataclass) with a vector."""
-        names = [f.name for f in fields(cls) if f.name != "vector"]
-        return cls(**{n: getattr(chunk, n) for n in names}, vector=vector)
+    def from_chunk(cls, chunk: Chunk, vector: Sequence[float]) -> ChunkRecord:
+        """Pair a chunk with its vector."""
+        return cls(
+            chunk.span, chunk.language, chunk.kind, chunk.embed_text, chunk.content_hash, vector
+        )
 
 
 @dataclass(frozen=True)
@@ -203,37 +179,54 @@ class FileUpdate:
     file_hash: str
     size: int
     mtime_ns: int
-    rows: Sequence[ChunkRow]
+    rows: Sequence[ChunkRecord]
 
 
 @dataclass(frozen=True)
 class StoredHit:
     """A search result: every stored field except the vector, plus a score (higher = better)."""
 
-    path: str
-    start_line: int
-    end_line: int
+    span: CodeSpan
     language: str
     kind: str
-    symbol: str | None
-    scope: str
-    text: str
     embed_text: str
     content_hash: str
     score: float
 
     def to_search_hit(self) -> SearchHit:
         """The protocol-facing hit the rest of the server passes around."""
+        s = self.span
         return SearchHit(
-            self.path,
-            self.start_line,
-            self.end_line,
-            self.symbol,
-            self.kind,
-            self.language,
-            self.score,
-            self.text,
+            s.path, s.start_line, s.end_line, s.symbol, self.kind, self.language, self.score, s.text
         )
+
+
+def _columns(row: ChunkRecord) -> dict[str, Any]:
+    """A row's `_HIT_COLUMNS` as the table stores them: the span flattened to columns."""
+    span = row.span
+    return {
+        "path": span.path,
+        "start_line": span.start_line,
+        "end_line": span.end_line,
+        "language": row.language,
+        "kind": row.kind,
+        "symbol": span.symbol,
+        "scope": span.scope,
+        "text": span.text,
+        "embed_text": row.embed_text,
+        "content_hash": row.content_hash,
+    }
+
+
+def _span_of(row: dict[str, Any]) -> CodeSpan:
+    """The span of a row read from the table (a dict of its columns)."""
+    return CodeSpan(**{name: row[name] for name in _SPAN_COLUMNS})
+
+
+def _stored_hit(row: dict[str, Any], score: float) -> StoredHit:
+    return StoredHit(
+        _span_of(row), row["language"], row["kind"], row["embed_text"], row["content_hash"], score
+    )
 
 
 def table_name_for(model_name: str, dimension: int) -> str:
@@ -305,7 +298,7 @@ def _match_query(terms: str) -> MatchQuery:
 
 
 def _with_score(hit: StoredHit, score: float) -> StoredHit:
-    return StoredHit(**{**hit.__dict__, "score": score})
+    return replace(hit, score=score)
 
 
 def _chunk_schema(dimension: int) -> pa.Schema:
@@ -338,21 +331,22 @@ _FILES_SCHEMA = pa.schema(
 )
 
 
-def _row_key(row: ChunkRow) -> str:
+def _row_key(row: ChunkRecord) -> str:
     """Identity of a stored row: a hash of every field but the vector.
 
     An unchanged chunk keeps its key, so re-writing a file leaves it untouched on disk; a
     chunk that moved lines or changed text gets a new key and replaces the old row.
     """
+    span = row.span
     parts = (
-        row.path,
-        str(row.start_line),
-        str(row.end_line),
+        span.path,
+        str(span.start_line),
+        str(span.end_line),
         row.language,
         row.kind,
-        "\x00" if row.symbol is None else row.symbol,
-        row.scope,
-        row.text,
+        "\x00" if span.symbol is None else span.symbol,
+        span.scope,
+        span.text,
         row.content_hash,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -542,7 +536,7 @@ class ChunkStore:
     # -- writes ----------------------------------------------------------------------------
 
     def replace_file(
-        self, path: str, file_hash: str, size: int, mtime_ns: int, rows: Sequence[ChunkRow]
+        self, path: str, file_hash: str, size: int, mtime_ns: int, rows: Sequence[ChunkRecord]
     ) -> None:
         """Replace every chunk of one file and record the file in the manifest."""
         self.replace_files([FileUpdate(path, file_hash, size, mtime_ns, rows)])
@@ -578,30 +572,33 @@ class ChunkStore:
 
     def _rows_table(self, updates: Sequence[FileUpdate]) -> tuple[pa.Table, dict[str, int]]:
         """Validate rows and turn them into one Arrow table; also count rows per file."""
-        rows: dict[str, ChunkRow] = {}
+        rows: dict[str, ChunkRecord] = {}
         counts: dict[str, int] = {}
         for update in updates:
             for row in update.rows:
-                if row.path != update.path:
-                    raise ValueError(f"row of {row.path!r} given in the update of {update.path!r}")
+                if row.span.path != update.path:
+                    raise ValueError(
+                        f"row of {row.span.path!r} given in the update of {update.path!r}"
+                    )
                 key = _row_key(row)
                 if key not in rows:  # the chunker emitted the same chunk twice: keep one
                     rows[key] = row
                     counts[update.path] = counts.get(update.path, 0) + 1
         return self._arrow_rows(rows), counts
 
-    def _arrow_rows(self, rows: dict[str, ChunkRow]) -> pa.Table:
+    def _arrow_rows(self, rows: dict[str, ChunkRecord]) -> pa.Table:
         values = list(rows.values())
+        flat = [_columns(r) for r in values]
         columns: dict[str, Any] = {"row_key": list(rows)}
         for name in _HIT_COLUMNS:
-            columns[name] = [getattr(r, name) for r in values]
+            columns[name] = [f[name] for f in flat]
         vectors = self._vector_matrix(values)
         columns["vector"] = pa.FixedSizeListArray.from_arrays(
             pa.array(vectors.ravel(), type=pa.float32()), self.dimension
         )
         return pa.Table.from_pydict(columns, schema=_chunk_schema(self.dimension))
 
-    def _vector_matrix(self, rows: Sequence[ChunkRow]) -> np.ndarray:
+    def _vector_matrix(self, rows: Sequence[ChunkRecord]) -> np.ndarray:
         """Rows' vectors as an (n, dimension) float32 matrix, rejecting bad ones early."""
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -725,7 +722,7 @@ class ChunkStore:
         for row in table.to_pylist():
             score = to_score(row.pop(score_column))
             key = row.pop("row_key")
-            out.append((key, StoredHit(**row, score=float(score))))
+            out.append((key, _stored_hit(row, float(score))))
         return out
 
     def all_chunks(self) -> list[ChunkRecord]:
@@ -734,12 +731,26 @@ class ChunkStore:
         A read-only view of the whole table, for checking one index against another (a
         crash-recovered index against a clean build) rather than for serving requests.
         """
-        names = [f.name for f in fields(ChunkRecord)]
         with self._guard("read chunks"):
-            table = self._chunks.search().select(["row_key", *names]).limit(None).to_arrow()
+            table = (
+                self._chunks.search()
+                .select(["row_key", *_HIT_COLUMNS, "vector"])
+                .limit(None)
+                .to_arrow()
+            )
         order = ("path", "start_line", "end_line", "row_key")
         rows = sorted(table.to_pylist(), key=lambda r: tuple(r[n] for n in order))
-        return [ChunkRecord(**{n: r[n] for n in names}) for r in rows]
+        return [
+            ChunkRecord(
+                _span_of(r),
+                r["language"],
+                r["kind"],
+                r["embed_text"],
+                r["content_hash"],
+                r["vector"],
+            )
+            for r in rows
+        ]
 
     def chunks_overlapping(
         self, path: str, line: int, end_line: int | None = None
@@ -751,10 +762,8 @@ class ChunkStore:
         with self._guard("chunk lookup"):
             table = self._chunks.search().where(where).select(["row_key", *_HIT_COLUMNS]).to_arrow()
         rows = table.to_pylist()
-        hits = [
-            StoredHit(**{k: v for k, v in r.items() if k != "row_key"}, score=0.0) for r in rows
-        ]
-        return sorted(hits, key=lambda h: (h.end_line - h.start_line, h.start_line))
+        hits = [_stored_hit(r, 0.0) for r in rows]
+        return sorted(hits, key=lambda h: (h.span.end_line - h.span.start_line, h.span.start_line))
 
     # -- maintenance -----------------------------------------------------------------------
 
