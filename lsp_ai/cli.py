@@ -209,8 +209,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no matches")
     for h in hits:
-        name = f"  {h.symbol}" if h.symbol else ""
-        print(f"{h.score:8.3f}  {h.path}:{h.start_line + 1}-{h.end_line + 1}{name}")
+        name = f"  {h.span.symbol}" if h.span.symbol else ""
+        print(f"{h.score:8.3f}  {h.span.lines}{name}")
     return 0
 
 

@@ -120,7 +120,10 @@ class ChatService:
         session_id = req.session_id or uuid.uuid4().hex
         history = self.sessions.history(session_id)
         snippets = [
-            Snippet(h.path, h.start_line, h.end_line, h.text, h.score, h.symbol) for h in hits
+            Snippet(
+                h.span.path, h.span.start_line, h.span.end_line, h.span.text, h.score, h.span.symbol
+            )
+            for h in hits
         ]
         budget = min(model.n_ctx - self._max_tokens - 32, self._context_tokens)
         prompt = build_prompt(
@@ -166,11 +169,11 @@ class ChatService:
         retrieval = {
             "hits": [
                 {
-                    "path": h.path,
-                    "startLine": h.start_line,
-                    "endLine": h.end_line,
+                    "path": h.span.path,
+                    "startLine": h.span.start_line,
+                    "endLine": h.span.end_line,
                     "score": round(h.score, 4),
-                    "kept": (h.path, h.start_line) in kept,
+                    "kept": (h.span.path, h.span.start_line) in kept,
                 }
                 for h in hits
             ],

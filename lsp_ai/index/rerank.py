@@ -165,7 +165,7 @@ class CrossEncoderReranker:
         if not hits:
             return []
         head, tail = hits[: self.top_n], hits[self.top_n :]
-        scored = zip(self.scores(query, [h.text for h in head]), head, strict=True)
+        scored = zip(self.scores(query, [h.span.text for h in head]), head, strict=True)
         # sorted() is stable, so equal scores keep the first stage's order.
         ranked = sorted(scored, key=lambda sh: -sh[0])
         return [replace(h, score=s) for s, h in ranked] + tail

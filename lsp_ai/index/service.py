@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -575,24 +575,20 @@ class IndexService:
         self, i: int, h: StoredHit, kind: str | None = None, score: float | None = None
     ) -> SearchHit:
         return SearchHit(
-            self._key(i, h.span.path),
-            h.span.start_line,
-            h.span.end_line,
-            h.span.symbol,
+            replace(h.span, path=self._key(i, h.span.path)),
             kind or h.kind,
             h.language,
             h.score if score is None else score,
-            h.span.text,
         )
 
     def _expand(self, hits: list[SearchHit], found: list[tuple[int, StoredHit]]) -> list[SearchHit]:
-        seen = {(h.path, h.start_line) for h in hits}
+        seen = {(h.span.path, h.span.start_line) for h in hits}
         extra: list[SearchHit] = []
         by_key = {(self._key(i, h.span.path), h.span.start_line): (i, h) for i, h in found}
         for hit in hits[:3]:
-            if (hit.path, hit.start_line) not in by_key:
+            if (hit.span.path, hit.span.start_line) not in by_key:
                 continue
-            i, stored = by_key[(hit.path, hit.start_line)]
+            i, stored = by_key[(hit.span.path, hit.span.start_line)]
             for relation, n in self.indexes()[i].neighbours(stored):
                 key = (self._key(i, n.span.path), n.span.start_line)
                 if key not in seen:

@@ -195,10 +195,7 @@ class StoredHit:
 
     def to_search_hit(self) -> SearchHit:
         """The protocol-facing hit the rest of the server passes around."""
-        s = self.span
-        return SearchHit(
-            s.path, s.start_line, s.end_line, s.symbol, self.kind, self.language, self.score, s.text
-        )
+        return SearchHit(self.span, self.kind, self.language, self.score)
 
 
 def _columns(row: ChunkRecord) -> dict[str, Any]:
