@@ -242,7 +242,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if result.sources:
         print("\nSources:")
         for s in result.sources:
-            print(f"  {s.path}:{s.start_line + 1}-{s.end_line + 1}  (score {s.score:.2f})")
+            print(f"  {s.span.lines}  (score {s.score:.2f})")
     else:
         print("\nSources: none found in the index")
     return 0
