@@ -62,6 +62,7 @@ def run_one(updates: int, capped: bool) -> dict[str, Any]:
     """The store's updates, sampled; `capped=False` lifts lsp-ai's caps for this process."""
     from lsp_ai.governor import release_heap, rss_mb
     from lsp_ai.index import store as store_mod
+    from lsp_ai.index.search import hybrid
 
     if not capped:  # LanceDB's own defaults (gigabytes)
         store_mod._INDEX_CACHE_BYTES = store_mod._METADATA_CACHE_BYTES = None  # type: ignore[assignment]
@@ -86,7 +87,7 @@ def run_one(updates: int, capped: bool) -> dict[str, Any]:
                 rows = _rows(path, CHURN_ROWS, rng)
                 store.replace_files([store_mod.FileUpdate(path, str(n), 1, n, rows)])
             clock = time.perf_counter()
-            store.search_hybrid("return x", query, 8)
+            hybrid(store, "return x", query, 8)
             search_ms.append((time.perf_counter() - clock) * 1000)
             if n % every == 0:
                 release_heap()

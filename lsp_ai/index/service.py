@@ -26,6 +26,7 @@ from platformdirs import user_cache_dir
 from lsp_ai.index.chunker import Chunk, chunk_file
 from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, language_for, read_source
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.search import hybrid
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
 
@@ -372,7 +373,7 @@ class RootIndex:
             return self.store.search_vector(vector, k)
         if mode == "fts":
             return self.store.search_fts(query, k)
-        return self.store.search_hybrid(query, vector, k)
+        return hybrid(self.store, query, vector, k)
 
     def neighbours(self, hit: StoredHit, limit: int = 3) -> list[tuple[str, StoredHit]]:
         """Chunks of what `hit` calls and of what calls it: ("callee" | "caller", chunk)."""

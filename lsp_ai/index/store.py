@@ -45,7 +45,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,12 +68,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 META_FILE = "meta.json"
 FILES_TABLE = "files"
-VECTOR_WEIGHT = 0.7  # share of the vector leg in hybrid search, see blend_fuse
-"""Reciprocal-rank-fusion constant; 60 is the value from Cormack et al. (2009)."""
-
 _FTS_COLUMN = "embed_text"
 _MAX_QUERY_TERMS = 64  # bounds the cost of pasting a whole file into the search box
-_MIN_FUSION_DEPTH = 50  # candidates taken from each list before fusing
 _PRUNE_AFTER = timedelta(hours=1)  # old versions kept for slow readers in other processes
 _FTS_STALE_ROWS = 1000  # unindexed rows FTS may flat-scan before the index is refreshed
 _MAX_COMMITS = 64  # chunk-table commits between compactions (each adds small files)
@@ -249,37 +245,6 @@ def fts_terms(query: str) -> str:
     return " ".join(re.findall(r"\w+", query)[:_MAX_QUERY_TERMS])
 
 
-def blend_fuse(
-    vector_list: Sequence[tuple[str, StoredHit]],
-    fts_list: Sequence[tuple[str, StoredHit]],
-    k: int,
-    vector_weight: float = VECTOR_WEIGHT,
-) -> list[StoredHit]:
-    """Weighted sum of each list's min-max normalised scores; absent from a list counts 0.
-
-    Chosen over reciprocal rank fusion by measurement (benchmarks/retrieval_quality.py):
-    with MiniLM embeddings the full-text leg is much weaker than the vector leg on
-    natural-language queries, and equal-weight RRF let it drag hybrid below vector alone on
-    CoSQA (MRR 0.454 vs 0.521 over 500 queries). Scores keep how far apart candidates are,
-    which ranks do not, and the 0.7 weight made hybrid beat both legs on CoSQA and on the
-    docstring-to-function sets of requests and click. Ties keep first-seen order (vector
-    list first), so results are deterministic.
-    """
-    scores: dict[str, float] = {}
-    hits: dict[str, StoredHit] = {}
-    for weight, ranked in ((vector_weight, vector_list), (1.0 - vector_weight, fts_list)):
-        if not ranked:
-            continue
-        values = [hit.score for _, hit in ranked]
-        low, high = min(values), max(values)
-        for key, hit in ranked:
-            norm = (hit.score - low) / (high - low) if high > low else 1.0
-            scores[key] = scores.get(key, 0.0) + weight * norm
-            hits.setdefault(key, hit)
-    best = sorted(scores, key=lambda key: -scores[key])[:k]
-    return [_with_score(hits[key], scores[key]) for key in best]
-
-
 def _match_query(terms: str) -> MatchQuery:
     """Any-term (OR), exact-term BM25 match on ``embed_text``; every option spelled out."""
     return MatchQuery(
@@ -292,10 +257,6 @@ def _match_query(terms: str) -> MatchQuery:
         prefix_length=0,
         document_granularity=None,
     )
-
-
-def _with_score(hit: StoredHit, score: float) -> StoredHit:
-    return replace(hit, score=score)
 
 
 def _chunk_schema(dimension: int) -> pa.Schema:
@@ -396,7 +357,9 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 class ChunkStore:
-    """Chunks and their vectors for one workspace root, with vector, full-text and hybrid search.
+    """Chunks and their vectors for one workspace root, with vector and full-text search.
+
+    Fusing the two (hybrid search) is retrieval policy: see `lsp_ai.index.search`.
 
     ``rebuilt`` / ``rebuild_reason`` say whether opening discarded an index built with a
     different model, dimension or schema (every file must then be re-indexed).
@@ -663,24 +626,14 @@ class ChunkStore:
         The search is exact (no ANN index): at workspace scale a flat scan is fast and an
         approximate index would need training and periodic rebuilds.
         """
-        return [hit for _, hit in self._vector_ranked(vector, k)]
+        return [hit for _, hit in self.vector_candidates(vector, k)]
 
     def search_fts(self, query: str, k: int) -> list[StoredHit]:
         """BM25 full-text matches on ``embed_text``, best first; [] when nothing matches."""
-        return [hit for _, hit in self._fts_ranked(query, k)]
+        return [hit for _, hit in self.fts_candidates(query, k)]
 
-    def search_hybrid(self, query: str, vector: Sequence[float], k: int) -> list[StoredHit]:
-        """Vector and full-text results fused by a weighted score blend (see ``blend_fuse``).
-
-        Each list contributes its top ``max(2k, 50)`` candidates so a row that is merely
-        good in both lists can still surface above rows that top only one.
-        """
-        if k <= 0:
-            return []
-        depth = max(2 * k, _MIN_FUSION_DEPTH)
-        return blend_fuse(self._vector_ranked(vector, depth), self._fts_ranked(query, depth), k)
-
-    def _vector_ranked(self, vector: Sequence[float], k: int) -> list[tuple[str, StoredHit]]:
+    def vector_candidates(self, vector: Sequence[float], k: int) -> list[tuple[str, StoredHit]]:
+        """`search_vector`'s hits, each with its row identity (for fusing with other legs)."""
         query = np.asarray(vector, dtype=np.float32)
         if query.shape != (self.dimension,):
             raise ValueError(f"query vector must have dimension {self.dimension}")
@@ -697,7 +650,8 @@ class ChunkStore:
             )
         return self._hits(table, "_distance", lambda d: 1.0 - d)
 
-    def _fts_ranked(self, query: str, k: int) -> list[tuple[str, StoredHit]]:
+    def fts_candidates(self, query: str, k: int) -> list[tuple[str, StoredHit]]:
+        """`search_fts`'s hits, each with its row identity (for fusing with other legs)."""
         terms = fts_terms(query)
         if k <= 0 or not terms:
             return []

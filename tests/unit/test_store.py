@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lsp_ai.index.search import VECTOR_WEIGHT, hybrid
 from lsp_ai.index.store import (
-    VECTOR_WEIGHT,
     ChunkRecord,
     ChunkStore,
     FileUpdate,
@@ -135,13 +135,13 @@ def test_hybrid_ranks_row_good_in_both_lists_above_rows_good_in_one(store: Chunk
 
     assert store.search_vector(axis(1), 1)[0].span.path == "vec_top.py"
     assert store.search_fts("tokenizer", 1)[0].span.path == "fts_top.py"
-    hits = store.search_hybrid("tokenizer", axis(1), k=5)
+    hits = hybrid(store, "tokenizer", axis(1), k=5)
 
     assert hits[0].span.path == "both.py"
     assert 1.0 - VECTOR_WEIGHT < hits[0].score <= 1.0
     assert hits[1].span.path == "vec_top.py"
     # A row only the full-text leg likes still makes the list, below strong vector matches.
-    assert "fts_top.py" in {h.span.path for h in store.search_hybrid("tokenizer", axis(1), k=20)}
+    assert "fts_top.py" in {h.span.path for h in hybrid(store, "tokenizer", axis(1), k=20)}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
@@ -149,7 +149,7 @@ def test_hybrid_without_usable_terms_falls_back_to_vector_order(store: ChunkStor
     put(store, "a.py", chunk("a.py", "alpha", vector=axis(1)))
     put(store, "b.py", chunk("b.py", "beta", vector=axis(0, 1)))
 
-    assert [h.span.path for h in store.search_hybrid("((--))", axis(1), k=2)] == ["a.py", "b.py"]
+    assert [h.span.path for h in hybrid(store, "((--))", axis(1), k=2)] == ["a.py", "b.py"]
 
 
 def test_search_results_convert_to_protocol_hits(store: ChunkStore) -> None:
@@ -446,7 +446,7 @@ def test_kill_during_batch_writes_leaves_a_db_that_reopens_and_converges(tmp_pat
             assert not reopened.rebuilt
             assert reopened.search_vector(vec("anything"), 3)
             assert reopened.search_fts("widget3_1", 3)
-            assert reopened.search_hybrid("widget3_1", vec("x"), 3)
+            assert hybrid(reopened, "widget3_1", vec("x"), 3)
             _assert_consistent(reopened)
 
     with ChunkStore(db, MODEL, DIM) as resumed, ChunkStore(tmp_path / "clean", MODEL, DIM) as clean:
@@ -627,7 +627,7 @@ def test_weird_fts_queries_do_not_raise(store: ChunkStore, query: str) -> None:
     put(store, "a.py", chunk("a.py", "def parse_config(path): return x"))
 
     assert isinstance(store.search_fts(query, 5), list)
-    assert isinstance(store.search_hybrid(query, vec("q"), 5), list)
+    assert isinstance(hybrid(store, query, vec("q"), 5), list)
 
 
 def test_punctuated_query_still_matches_its_words(store: ChunkStore) -> None:
@@ -651,7 +651,7 @@ def test_odd_paths_are_stored_and_removed_exactly(store: ChunkStore) -> None:
 def test_empty_store_searches_return_nothing(store: ChunkStore) -> None:
     assert store.search_vector(vec("q"), 5) == []
     assert store.search_fts("anything", 5) == []
-    assert store.search_hybrid("anything", vec("q"), 5) == []
+    assert hybrid(store, "anything", vec("q"), 5) == []
     assert store.known_vectors(["0" * 64]) == {}
     assert store.all_files() == {}
     assert store.stats() == {"files": 0, "chunks": 0}
@@ -702,5 +702,5 @@ def test_lancedb_caches_stay_within_their_caps(
             store.remove_file(path)
         else:
             put(store, path, chunk(path, f"def churn_{n}(): return {n}"), file_hash=str(n))
-        store.search_hybrid("churn return", vec(str(n)), 5)
+        hybrid(store, "churn return", vec(str(n)), 5)
     assert store._cache.size_bytes <= 2.5 * cap
