@@ -179,7 +179,7 @@ Method = Callable[[str, int], list[Hit]]
 def index_method(index: IndexService, mode: Any, expand: bool = False) -> Method:
     def search(query: str, k: int) -> list[Hit]:
         found = index.search(query, k, mode=mode, expand=expand)
-        return [Hit(h.path, h.start_line, h.end_line) for h in found]
+        return [Hit(h.span.path, h.span.start_line, h.span.end_line) for h in found]
 
     return search
 

@@ -38,6 +38,7 @@ WARMUP_SHARE = 0.2
 
 def _rows(path: str, n: int, rng: random.Random) -> list[Any]:
     from lsp_ai.index.store import ChunkRecord
+    from lsp_ai.spans import CodeSpan
 
     out = []
     for i in range(n):
@@ -46,14 +47,9 @@ def _rows(path: str, n: int, rng: random.Random) -> list[Any]:
         vector = [rng.random() for _ in range(DIM)]
         out.append(
             ChunkRecord(
-                path,
-                i * 5,
-                i * 5 + 4,
+                CodeSpan(path, i * 5, i * 5 + 4, text, f"f_{i}", ""),
                 "python",
                 "function",
-                f"f_{i}",
-                "",
-                text,
                 text,
                 digest,
                 vector,
@@ -66,6 +62,7 @@ def run_one(updates: int, capped: bool) -> dict[str, Any]:
     """The store's updates, sampled; `capped=False` lifts lsp-ai's caps for this process."""
     from lsp_ai.governor import release_heap, rss_mb
     from lsp_ai.index import store as store_mod
+    from lsp_ai.index.search import hybrid
 
     if not capped:  # LanceDB's own defaults (gigabytes)
         store_mod._INDEX_CACHE_BYTES = store_mod._METADATA_CACHE_BYTES = None  # type: ignore[assignment]
@@ -90,7 +87,7 @@ def run_one(updates: int, capped: bool) -> dict[str, Any]:
                 rows = _rows(path, CHURN_ROWS, rng)
                 store.replace_files([store_mod.FileUpdate(path, str(n), 1, n, rows)])
             clock = time.perf_counter()
-            store.search_hybrid("return x", query, 8)
+            hybrid(store, "return x", query, 8)
             search_ms.append((time.perf_counter() - clock) * 1000)
             if n % every == 0:
                 release_heap()

@@ -228,8 +228,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no matches")
     for h in hits:
-        name = f"  {h.symbol}" if h.symbol else ""
-        print(f"{h.score:8.3f}  {h.path}:{h.start_line + 1}-{h.end_line + 1}{name}")
+        name = f"  {h.span.symbol}" if h.span.symbol else ""
+        print(f"{h.score:8.3f}  {h.span.lines}{name}")
     return 0
 
 
@@ -258,7 +258,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if result.sources:
         print("\nSources:")
         for s in result.sources:
-            print(f"  {s.path}:{s.start_line + 1}-{s.end_line + 1}  (score {s.score:.2f})")
+            print(f"  {s.span.lines}  (score {s.score:.2f})")
     else:
         print("\nSources: none found in the index")
     return 0

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 
 from lsp_ai.inference.base import ChatMessage
 from lsp_ai.prompts import read_prompt
+from lsp_ai.spans import CodeSpan
 
 
 def quoteattr(value: str) -> str:
@@ -22,12 +23,10 @@ def quoteattr(value: str) -> str:
 
 @dataclass(frozen=True)
 class Snippet:
-    path: str
-    start_line: int  # 0-based inclusive
-    end_line: int
-    text: str
+    """A retrieved piece of the workspace for the prompt, with how well it matched."""
+
+    span: CodeSpan
     score: float
-    symbol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,11 +47,13 @@ class BuiltPrompt:
 
 
 def render_snippet(index: int, s: Snippet) -> str:
+    span = s.span
     attrs = (
         f"index={quoteattr(str(index))} score={quoteattr(f'{s.score:.3f}')} "
-        f"path={quoteattr(s.path)} lines={quoteattr(f'{s.start_line + 1}-{s.end_line + 1}')}"
+        f"path={quoteattr(span.path)} "
+        f"lines={quoteattr(f'{span.start_line + 1}-{span.end_line + 1}')}"
     )
-    return f"<retrieved_snippet {attrs}>\n{escape(s.text)}\n</retrieved_snippet>"
+    return f"<retrieved_snippet {attrs}>\n{escape(span.text)}\n</retrieved_snippet>"
 
 
 def render_current_file(cur: CurrentFile, max_chars: int = 4000) -> str:

@@ -20,6 +20,7 @@ from lsp_ai.concurrency import CancelToken, Gate
 from lsp_ai.index.hits import Retriever
 from lsp_ai.inference.base import ChatMessage, GenerationParams, TextModel
 from lsp_ai.inference.slots import ModelSlot
+from lsp_ai.spans import CodeSpan
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,23 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Source:
+    """A snippet the answer was given, located for the editor (`uri`)."""
+
     uri: str
-    path: str
-    start_line: int
-    end_line: int
+    span: CodeSpan
     score: float
-    symbol: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        span = self.span
         out: dict[str, Any] = {
             "uri": self.uri,
-            "path": self.path,
-            "startLine": self.start_line,
-            "endLine": self.end_line,
+            "path": span.path,
+            "startLine": span.start_line,
+            "endLine": span.end_line,
             "score": round(self.score, 6),
         }
-        if self.symbol:
-            out["symbol"] = self.symbol
+        if span.symbol:
+            out["symbol"] = span.symbol
         return out
 
 
@@ -119,9 +120,7 @@ class ChatService:
         t1 = time.perf_counter()
         session_id = req.session_id or uuid.uuid4().hex
         history = self.sessions.history(session_id)
-        snippets = [
-            Snippet(h.path, h.start_line, h.end_line, h.text, h.score, h.symbol) for h in hits
-        ]
+        snippets = [Snippet(h.span, h.score) for h in hits]
         budget = min(model.n_ctx - self._max_tokens - 32, self._context_tokens)
         prompt = build_prompt(
             req.message, snippets, history, model.count_tokens, budget, req.current
@@ -157,20 +156,17 @@ class ChatService:
 
         self.sessions.append(session_id, req.message, content)
         sources = [
-            Source(
-                self._resolve(s.path).as_uri(), s.path, s.start_line, s.end_line, s.score, s.symbol
-            )
-            for s in prompt.snippets
+            Source(self._resolve(s.span.path).as_uri(), s.span, s.score) for s in prompt.snippets
         ]
-        kept = {(s.path, s.start_line) for s in prompt.snippets}
+        kept = {(s.span.path, s.span.start_line) for s in prompt.snippets}
         retrieval = {
             "hits": [
                 {
-                    "path": h.path,
-                    "startLine": h.start_line,
-                    "endLine": h.end_line,
+                    "path": h.span.path,
+                    "startLine": h.span.start_line,
+                    "endLine": h.span.end_line,
                     "score": round(h.score, 4),
-                    "kept": (h.path, h.start_line) in kept,
+                    "kept": (h.span.path, h.span.start_line) in kept,
                 }
                 for h in hits
             ],

@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lsp_ai.completion.repo_context import Snippet
 from lsp_ai.inference.base import FimTokens
 from lsp_ai.languages import line_comment
 from lsp_ai.prompts import fim_templates
+from lsp_ai.spans import CodeSpan
 
 TEMPLATE_NAMES = ("qwen", "starcoder", "codellama", "deepseek", "none")
 _PLACEHOLDER = re.compile(r"\{(context|prefix|suffix|path|text|repo|comment)\}")
@@ -43,7 +43,7 @@ class FimLayout:
         self,
         prefix: str,
         suffix: str,
-        context: Sequence[Snippet] = (),
+        context: Sequence[CodeSpan] = (),
         *,
         path: str = "",
         language: str = "text",
@@ -56,7 +56,7 @@ class FimLayout:
         return _fill(template, {"context": block, "prefix": prefix, "suffix": suffix})
 
     def render_context(
-        self, context: Sequence[Snippet], path: str, language: str, repo: str
+        self, context: Sequence[CodeSpan], path: str, language: str, repo: str
     ) -> str:
         if not context:
             return ""

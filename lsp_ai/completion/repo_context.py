@@ -26,6 +26,7 @@ from itertools import count
 
 from lsp_ai.completion.context import CHARS_PER_TOKEN, keep_first_lines
 from lsp_ai.index.symbols import Symbol, SymbolTable
+from lsp_ai.spans import CodeSpan
 
 WINDOW_LINES = 32  # lines kept from a recently visited file, around where the user was
 RECENT_WINDOWS = 8  # ring buffer size
@@ -38,14 +39,6 @@ SIGNATURE_SHARE = 0.6  # of the context budget, the rest goes to recent windows
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
-
-@dataclass(frozen=True)
-class Snippet:
-    """A piece of another file to show the model, under that file's path."""
-
-    path: str
-    text: str
 
 
 def words(text: str) -> list[str]:
@@ -65,8 +58,9 @@ class _Window:
     serial: int  # changes whenever the window's text does
     path: str
     start: int
-    end: int
-    text: str
+    end: int  # exclusive
+    text: str  # lines start..end without the empty lines at either edge
+    first: int  # the line `text` starts on
 
 
 class RecentWindows:
@@ -84,11 +78,13 @@ class RecentWindows:
         lines = text.split("\n")
         start = max(0, min(line - self._lines // 2, len(lines) - self._lines))
         end = min(len(lines), start + self._lines)
-        body = "\n".join(lines[start:end]).strip("\n")
+        joined = "\n".join(lines[start:end])
+        body = joined.strip("\n")
+        first = start + len(joined) - len(joined.lstrip("\n"))
         with self._lock:
             kept = [w for w in self._windows if not self._overlaps(w, path, start, end)]
             if body.strip():
-                kept.append(_Window(next(self._serials), path, start, end, body))
+                kept.append(_Window(next(self._serials), path, start, end, body, first))
             self._windows = kept[-self._capacity :]
 
     def forget(self, path: str) -> None:
@@ -107,7 +103,7 @@ class RecentWindows:
 class _Block:
     anchor: int  # cursor line it was computed for
     windows: tuple[int, ...]  # serials of the recent windows it saw
-    snippets: tuple[Snippet, ...]
+    snippets: tuple[CodeSpan, ...]
     display: str  # the document's own path as the prompt shows it
 
 
@@ -126,10 +122,11 @@ class RepoContext:
     def drop_caches(self) -> None:
         self._blocks = OrderedDict()
 
-    def snippets(self, path: str, text: str, line: int, budget_tokens: int) -> list[Snippet]:
+    def snippets(self, path: str, text: str, line: int, budget_tokens: int) -> list[CodeSpan]:
         """Context for a cursor on `line` of the document at `path` (a file system path).
 
-        On most keystrokes this is the cached block: no path is resolved, nothing is ranked.
+        Each snippet is a span of another file under the path the model sees. On most
+        keystrokes this is the cached block: no path is resolved, nothing is ranked.
         """
         windows = self.recent.others(path)
         serials = tuple(w.serial for w in windows)
@@ -140,17 +137,18 @@ class RepoContext:
         found = self._symbols_for(path)
         rel = found[1] if found else path
         budget = int(budget_tokens * CHARS_PER_TOKEN)
-        sigs: list[Snippet] = []
+        sigs: list[CodeSpan] = []
         if found is not None:
             defs = rank_definitions(found[0], rel, text, line)
             sigs = _signature_snippets(defs, int(budget * SIGNATURE_SHARE))
         used = sum(_cost(s) for s in sigs)
-        recent: list[Snippet] = []
+        recent: list[CodeSpan] = []
         for w in reversed(windows):  # newest first while the budget lasts...
             piece = keep_first_lines(w.text, budget - used - len(w.path) - 16)
             if not piece:
                 break
-            recent.append(Snippet(self.display(w.path), piece))
+            last = w.first + piece.count("\n")
+            recent.append(CodeSpan(self.display(w.path), w.first, last, piece))
             used += _cost(recent[-1])
         # ...but shown oldest first, so that a new window extends the block at its end.
         ordered = tuple(sigs + recent[::-1])
@@ -169,7 +167,7 @@ class RepoContext:
         return found[1] if found else path.rsplit("/", 1)[-1]
 
 
-def _cost(s: Snippet) -> int:
+def _cost(s: CodeSpan) -> int:
     return len(s.path) + len(s.text) + 16  # 16: the header around each snippet
 
 
@@ -231,8 +229,12 @@ def _bm25(query: Counter[str], docs: Sequence[Sequence[str]]) -> list[float]:
     return out
 
 
-def _signature_snippets(defs: Sequence[Symbol], budget: int) -> list[Snippet]:
-    """The best definitions within budget, grouped by file in a stable order."""
+def _signature_snippets(defs: Sequence[Symbol], budget: int) -> list[CodeSpan]:
+    """The best definitions within budget, grouped by file in a stable order.
+
+    A file's snippet holds only the signatures, one a line; its lines are those of the
+    definitions they open, from the first to the end of the last.
+    """
     kept: list[Symbol] = []
     used = 0
     for sym in defs:
@@ -244,4 +246,12 @@ def _signature_snippets(defs: Sequence[Symbol], budget: int) -> list[Snippet]:
     by_path: dict[str, list[Symbol]] = {}
     for sym in sorted(kept, key=lambda s: (s.path, s.line)):
         by_path.setdefault(sym.path, []).append(sym)
-    return [Snippet(path, "\n".join(s.signature for s in syms)) for path, syms in by_path.items()]
+    return [
+        CodeSpan(
+            path,
+            syms[0].line,
+            max(s.end_line for s in syms),
+            "\n".join(s.signature for s in syms),
+        )
+        for path, syms in by_path.items()
+    ]

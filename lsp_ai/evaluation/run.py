@@ -160,9 +160,9 @@ def _retrieval(
         started = time.perf_counter()
         hits = svc.index.search(task.query, k)
         ms = (time.perf_counter() - started) * 1000
-        found = [Hit(h.path, h.start_line, h.end_line) for h in hits]
+        found = [Hit(h.span.path, h.span.start_line, h.span.end_line) for h in hits]
         rank = first_rank(found, Query(task.query, task.path, task.lines))
-        top = f"{hits[0].path}:{hits[0].start_line + 1}-{hits[0].end_line + 1}" if hits else None
+        top = hits[0].span.lines if hits else None
         rows.append(
             {
                 "path": task.path,

@@ -34,6 +34,7 @@ from lsp_ai.index.syntax import (
     tools_for,
 )
 from lsp_ai.index.windows import split_lines, split_passages
+from lsp_ai.spans import CodeSpan
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,10 @@ _CLOSER_LINE = re.compile(r"\s*(?:(?:[{}()\[\];,]+|end\b;?)\s*(?://.*|#.*|--.*)?
 class Chunk:
     """One retrieval unit: a line range of a file and what gets embedded for it."""
 
-    path: str  # relative posix path
-    start_line: int  # 0-based inclusive
-    end_line: int  # 0-based inclusive
+    # Where it is and its exact text; `symbol` is None for module and window chunks.
+    span: CodeSpan
     language: str
     kind: str  # function | method | class | module | window | summary
-    symbol: str | None  # qualified name; None for module and window chunks
-    scope: str  # human description: "method `load` in class `Config`"
-    text: str  # exact source text of the line range
     embed_text: str  # header + text (header + signature + docstring for summaries)
     content_hash: str  # sha256 hex of embed_text
     calls: tuple[str, ...] = ()  # simple callee names inside the chunk, in order
@@ -743,14 +740,9 @@ def _make_chunk(path: str, language: str, span: _Span, text: str, calls: tuple[s
     body = span.summary if span.summary is not None else text
     embed_text = f"path: {path}\n{span.scope}\n{body}"
     return Chunk(
-        path=path,
-        start_line=span.start,
-        end_line=span.end,
+        span=CodeSpan(path, span.start, span.end, text, span.symbol, span.scope),
         language=language,
         kind=span.kind,
-        symbol=span.symbol,
-        scope=span.scope,
-        text=text,
         embed_text=embed_text,
         content_hash=hashlib.sha256(embed_text.encode("utf-8", errors="replace")).hexdigest(),
         calls=calls,

@@ -5,28 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lsp_ai.spans import CodeSpan
+
 
 @dataclass(frozen=True)
 class SearchHit:
-    path: str  # relative to the workspace root, posix separators
-    start_line: int  # 0-based inclusive
-    end_line: int
-    symbol: str | None
-    kind: str
+    # The path is relative to the workspace root; a root after the first is named in front of
+    # it ("other-root/pkg/mod.py"), so one hit list can cover every root.
+    span: CodeSpan
+    kind: str  # the chunk's kind; "callee" | "caller" for a call-graph neighbour
     language: str
     score: float
-    text: str
 
     def to_json(self) -> dict[str, Any]:
+        span = self.span
         return {
-            "path": self.path,
-            "startLine": self.start_line,
-            "endLine": self.end_line,
-            "symbol": self.symbol,
+            "path": span.path,
+            "startLine": span.start_line,
+            "endLine": span.end_line,
+            "symbol": span.symbol,
             "kind": self.kind,
             "language": self.language,
             "score": round(self.score, 6),
-            "text": self.text,
+            "text": span.text,
         }
 
 

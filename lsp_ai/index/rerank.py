@@ -1,9 +1,11 @@
-"""Optional second-stage reranking of index hits with a local cross-encoder.
+"""Optional second-stage reranking of index hits with a local cross-encoder: the model seam.
 
 The first stage (FTS + vectors) scores the query and each chunk independently, so it is fast
 but coarse. A cross-encoder reads query and chunk together and orders the top candidates much
 better, at the price of one transformer pass per candidate; that is why it only sees the top
-``top_n`` hits and is off by default (``[models.reranker] enabled = false``).
+``top_n`` hits and is off by default (``[models.reranker] enabled = false``). This module loads
+the model and scores pairs; which hits it sees and how its scores reorder them is decided in
+`lsp_ai.index.search` (`rerank_head`).
 
 The model is a sentence-transformers ``CrossEncoder`` folder on disk. Nothing here may reach
 the network: the Hub is switched to offline mode before sentence-transformers is imported and
@@ -15,12 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.search import RERANK_TOP_N, Rerank, rerank_head
 from lsp_ai.inference.base import ModelError
 
 if TYPE_CHECKING:
@@ -34,8 +36,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-Rerank = Callable[[str, list[SearchHit]], list[SearchHit]]
-
 _KEY = "models.reranker.model"
 _FIX = "give the path of a local sentence-transformers CrossEncoder folder"
 
@@ -43,7 +43,7 @@ _FIX = "give the path of a local sentence-transformers CrossEncoder folder"
 # (512 for the usual MiniLM/BERT rerankers, roughly 2,000 characters of code), so cutting
 # the text first only saves tokenizing characters that would be thrown away.
 DEFAULT_MAX_CHARS = 2000
-DEFAULT_TOP_N = 30
+DEFAULT_TOP_N = RERANK_TOP_N
 
 
 class CrossEncoderReranker:
@@ -156,19 +156,11 @@ class CrossEncoderReranker:
         return [float(s) for s in raw.reshape(-1)]
 
     def __call__(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
-        """Return every hit: the first ``top_n`` re-sorted by cross-encoder score, then the rest.
+        """Every hit: the first ``top_n`` re-sorted by cross-encoder score, then the rest.
 
-        Reranked hits carry the cross-encoder score in ``score``. Hits past ``top_n`` keep
-        their first-stage order and score, since the model never saw them; `IndexService` cuts
-        the list to its ``k`` afterwards, which is usually well under ``top_n``.
+        Reranked hits carry the cross-encoder score in ``score``; see `rerank_head`.
         """
-        if not hits:
-            return []
-        head, tail = hits[: self.top_n], hits[self.top_n :]
-        scored = zip(self.scores(query, [h.text for h in head]), head, strict=True)
-        # sorted() is stable, so equal scores keep the first stage's order.
-        ranked = sorted(scored, key=lambda sh: -sh[0])
-        return [replace(h, score=s) for s, h in ranked] + tail
+        return rerank_head(query, hits, self.scores, self.top_n)
 
 
 def make_reranker(cfg: Any, *, top_n: int = DEFAULT_TOP_N) -> Rerank | None:

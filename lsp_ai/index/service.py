@@ -26,18 +26,18 @@ from platformdirs import user_cache_dir
 from lsp_ai.index.chunker import Chunk, chunk_file
 from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.search import Mode, Rerank, Root, search
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
 from lsp_ai.languages import language_for
 
 if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
     from lsp_ai.governor import Pacer
-    from lsp_ai.index.store import ChunkStore, FileState, StoredHit
+    from lsp_ai.index.store import ChunkStore, FileState
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-Mode = Literal["hybrid", "vector", "fts"]
 FILES_PER_BATCH = 64  # one LanceDB commit per batch; small enough to resume cheaply
 SYMBOLS_FILE = "symbols.json"
 
@@ -83,7 +83,7 @@ def _symbols_of(
         for d in fc.definitions
     ]
     calls = [
-        ChunkCalls(c.path, c.start_line, c.end_line, c.symbol, c.calls)
+        ChunkCalls(c.span.path, c.span.start_line, c.span.end_line, c.span.symbol, c.calls)
         for c in fc.chunks
         if c.calls
     ]
@@ -366,32 +366,6 @@ class RootIndex:
                 self.store.remove_file(rel)
             self.symbols.remove_file(rel)
 
-    # -- search -----------------------------------------------------------------------------
-
-    def search(self, query: str, vector: Sequence[float], k: int, mode: Mode) -> list[StoredHit]:
-        if mode == "vector":
-            return self.store.search_vector(vector, k)
-        if mode == "fts":
-            return self.store.search_fts(query, k)
-        return self.store.search_hybrid(query, vector, k)
-
-    def neighbours(self, hit: StoredHit, limit: int = 3) -> list[tuple[str, StoredHit]]:
-        """Chunks of what `hit` calls and of what calls it: ("callee" | "caller", chunk)."""
-        out: list[tuple[str, StoredHit]] = []
-        for sym in self.symbols.callees(hit.path, hit.start_line, hit.end_line)[:limit]:
-            found = self.store.chunks_overlapping(sym.path, sym.line)
-            if found:
-                out.append(("callee", found[0]))
-        name = (hit.symbol or "").rsplit(".", 1)[-1]
-        if name:
-            for caller in self.symbols.callers(name)[:limit]:
-                found = self.store.chunks_overlapping(
-                    caller.path, caller.start_line, caller.end_line
-                )
-                if found and (found[0].path, found[0].start_line) != (hit.path, hit.start_line):
-                    out.append(("caller", found[0]))
-        return out
-
     def stats(self) -> dict[str, int]:
         return self.store.stats()
 
@@ -410,7 +384,7 @@ class IndexService:
         exclude: Sequence[str] = (),
         max_file_bytes: int = 1_000_000,
         db_path: str = "",
-        rerank: Callable[[str, list[SearchHit]], list[SearchHit]] | None = None,
+        rerank: Rerank | None = None,
         use_ctags: bool = True,
         pacer: Pacer | None = None,
     ) -> None:
@@ -491,9 +465,6 @@ class IndexService:
             kinds.update(idx.filter.skipped_kinds)
         return kinds
 
-    def _key(self, i: int, rel: str) -> str:
-        return rel if i == 0 else f"{self.roots[i].name}/{rel}"
-
     def locate(self, path: Path) -> tuple[int, str] | None:
         real = path.resolve()
         for i, root in enumerate(self.roots):
@@ -551,53 +522,19 @@ class IndexService:
         """Best-first hits over every root; `expand` adds call-graph neighbours of the top hits.
 
         `build=False` searches what is committed now, for a caller whose crawl is running
-        elsewhere: building here would only wait for that crawl and then repeat it.
+        elsewhere: building here would only wait for that crawl and then repeat it. How the
+        hits are found and ordered is `lsp_ai.index.search`'s business.
         """
         if build:
             self.ensure_built()
-        indexes = self.indexes()
-        vector = self._embedder.embed([query], "query")[0] if mode != "fts" else []
-        depth = max(k, 30) if self._rerank else k
-        found: list[tuple[int, StoredHit]] = []
-        for i, idx in enumerate(indexes):
-            found.extend((i, h) for h in idx.search(query, vector, depth, mode))
-        found.sort(key=lambda ih: -ih[1].score)
-        hits = [self._hit(i, h) for i, h in found]
-        if self._rerank:
-            hits = self._rerank(query, hits)
-        hits = hits[:k]
-        if expand:
-            hits = self._expand(hits, found)
-        return hits
+        roots = [
+            Root(idx.store, idx.symbols, "" if i == 0 else f"{self.roots[i].name}/")
+            for i, idx in enumerate(self.indexes())
+        ]
+        return search(roots, query, k, mode, self._embed_query, rerank=self._rerank, expand=expand)
 
-    def _hit(
-        self, i: int, h: StoredHit, kind: str | None = None, score: float | None = None
-    ) -> SearchHit:
-        return SearchHit(
-            self._key(i, h.path),
-            h.start_line,
-            h.end_line,
-            h.symbol,
-            kind or h.kind,
-            h.language,
-            h.score if score is None else score,
-            h.text,
-        )
-
-    def _expand(self, hits: list[SearchHit], found: list[tuple[int, StoredHit]]) -> list[SearchHit]:
-        seen = {(h.path, h.start_line) for h in hits}
-        extra: list[SearchHit] = []
-        by_key = {(self._key(i, h.path), h.start_line): (i, h) for i, h in found}
-        for hit in hits[:3]:
-            if (hit.path, hit.start_line) not in by_key:
-                continue
-            i, stored = by_key[(hit.path, hit.start_line)]
-            for relation, n in self.indexes()[i].neighbours(stored):
-                key = (self._key(i, n.path), n.start_line)
-                if key not in seen:
-                    seen.add(key)
-                    extra.append(self._hit(i, n, relation, hit.score * 0.5))
-        return hits + extra
+    def _embed_query(self, query: str) -> list[float]:
+        return self._embedder.embed([query], "query")[0]
 
     def stats(self) -> dict[str, int]:
         totals = {"indexedFiles": 0, "chunks": 0}

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import lancedb
 import numpy as np
@@ -58,18 +58,18 @@ from lancedb.index import FTS
 from lancedb.query import FullTextOperator, LanceVectorQueryBuilder, MatchQuery
 
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.spans import CodeSpan
+
+if TYPE_CHECKING:
+    from lsp_ai.index.chunker import Chunk
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 META_FILE = "meta.json"
 FILES_TABLE = "files"
-VECTOR_WEIGHT = 0.7  # share of the vector leg in hybrid search, see blend_fuse
-"""Reciprocal-rank-fusion constant; 60 is the value from Cormack et al. (2009)."""
-
 _FTS_COLUMN = "embed_text"
 _MAX_QUERY_TERMS = 64  # bounds the cost of pasting a whole file into the search box
-_MIN_FUSION_DEPTH = 50  # candidates taken from each list before fusing
 _PRUNE_AFTER = timedelta(hours=1)  # old versions kept for slow readers in other processes
 _FTS_STALE_ROWS = 1000  # unindexed rows FTS may flat-scan before the index is refreshed
 _MAX_COMMITS = 64  # chunk-table commits between compactions (each adds small files)
@@ -107,6 +107,9 @@ _KNOWN_CAUSES = (
         "Make the directory writable, or set index.db_path to another location.",
     ),
 )
+#: A row's `CodeSpan` is flattened into the columns named like its fields here, at the store's
+#: boundary, and rebuilt from them on every read; the rest of the code sees only spans.
+_SPAN_COLUMNS = tuple(f.name for f in fields(CodeSpan))
 _HIT_COLUMNS = (
     "path",
     "start_line",
@@ -129,54 +132,23 @@ class StoreError(OSError):
     """
 
 
-class ChunkRow(Protocol):
-    """What the store needs from a chunk: its fields plus its embedding."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def start_line(self) -> int: ...
-    @property
-    def end_line(self) -> int: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def symbol(self) -> str | None: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def embed_text(self) -> str: ...
-    @property
-    def content_hash(self) -> str: ...
-    @property
-    def vector(self) -> Sequence[float]: ...
-
-
 @dataclass(frozen=True)
 class ChunkRecord:
     """One row of the chunks table: a chunk plus its vector."""
 
-    path: str  # relative to the workspace root, posix separators
-    start_line: int  # 0-based inclusive
-    end_line: int
+    span: CodeSpan  # path relative to the workspace root; `text` is what a hit shows
     language: str
     kind: str
-    symbol: str | None
-    scope: str
-    text: str  # what a hit shows
     embed_text: str  # what was embedded; also what full-text search matches
     content_hash: str  # sha256 hex of embed_text
     vector: Sequence[float]
 
     @classmethod
-    def from_chunk(cls, chunk: Any, vector: Sequence[float]) -> ChunkRecord:
-        """Pair any object with the chunk attributes (the chunker's dataclass) with a vector."""
-        names = [f.name for f in fields(cls) if f.name != "vector"]
-        return cls(**{n: getattr(chunk, n) for n in names}, vector=vector)
+    def from_chunk(cls, chunk: Chunk, vector: Sequence[float]) -> ChunkRecord:
+        """Pair a chunk with its vector."""
+        return cls(
+            chunk.span, chunk.language, chunk.kind, chunk.embed_text, chunk.content_hash, vector
+        )
 
 
 @dataclass(frozen=True)
@@ -203,37 +175,51 @@ class FileUpdate:
     file_hash: str
     size: int
     mtime_ns: int
-    rows: Sequence[ChunkRow]
+    rows: Sequence[ChunkRecord]
 
 
 @dataclass(frozen=True)
 class StoredHit:
     """A search result: every stored field except the vector, plus a score (higher = better)."""
 
-    path: str
-    start_line: int
-    end_line: int
+    span: CodeSpan
     language: str
     kind: str
-    symbol: str | None
-    scope: str
-    text: str
     embed_text: str
     content_hash: str
     score: float
 
     def to_search_hit(self) -> SearchHit:
         """The protocol-facing hit the rest of the server passes around."""
-        return SearchHit(
-            self.path,
-            self.start_line,
-            self.end_line,
-            self.symbol,
-            self.kind,
-            self.language,
-            self.score,
-            self.text,
-        )
+        return SearchHit(self.span, self.kind, self.language, self.score)
+
+
+def _columns(row: ChunkRecord) -> dict[str, Any]:
+    """A row's `_HIT_COLUMNS` as the table stores them: the span flattened to columns."""
+    span = row.span
+    return {
+        "path": span.path,
+        "start_line": span.start_line,
+        "end_line": span.end_line,
+        "language": row.language,
+        "kind": row.kind,
+        "symbol": span.symbol,
+        "scope": span.scope,
+        "text": span.text,
+        "embed_text": row.embed_text,
+        "content_hash": row.content_hash,
+    }
+
+
+def _span_of(row: dict[str, Any]) -> CodeSpan:
+    """The span of a row read from the table (a dict of its columns)."""
+    return CodeSpan(**{name: row[name] for name in _SPAN_COLUMNS})
+
+
+def _stored_hit(row: dict[str, Any], score: float) -> StoredHit:
+    return StoredHit(
+        _span_of(row), row["language"], row["kind"], row["embed_text"], row["content_hash"], score
+    )
 
 
 def table_name_for(model_name: str, dimension: int) -> str:
@@ -259,37 +245,6 @@ def fts_terms(query: str) -> str:
     return " ".join(re.findall(r"\w+", query)[:_MAX_QUERY_TERMS])
 
 
-def blend_fuse(
-    vector_list: Sequence[tuple[str, StoredHit]],
-    fts_list: Sequence[tuple[str, StoredHit]],
-    k: int,
-    vector_weight: float = VECTOR_WEIGHT,
-) -> list[StoredHit]:
-    """Weighted sum of each list's min-max normalised scores; absent from a list counts 0.
-
-    Chosen over reciprocal rank fusion by measurement (benchmarks/retrieval_quality.py):
-    with MiniLM embeddings the full-text leg is much weaker than the vector leg on
-    natural-language queries, and equal-weight RRF let it drag hybrid below vector alone on
-    CoSQA (MRR 0.454 vs 0.521 over 500 queries). Scores keep how far apart candidates are,
-    which ranks do not, and the 0.7 weight made hybrid beat both legs on CoSQA and on the
-    docstring-to-function sets of requests and click. Ties keep first-seen order (vector
-    list first), so results are deterministic.
-    """
-    scores: dict[str, float] = {}
-    hits: dict[str, StoredHit] = {}
-    for weight, ranked in ((vector_weight, vector_list), (1.0 - vector_weight, fts_list)):
-        if not ranked:
-            continue
-        values = [hit.score for _, hit in ranked]
-        low, high = min(values), max(values)
-        for key, hit in ranked:
-            norm = (hit.score - low) / (high - low) if high > low else 1.0
-            scores[key] = scores.get(key, 0.0) + weight * norm
-            hits.setdefault(key, hit)
-    best = sorted(scores, key=lambda key: -scores[key])[:k]
-    return [_with_score(hits[key], scores[key]) for key in best]
-
-
 def _match_query(terms: str) -> MatchQuery:
     """Any-term (OR), exact-term BM25 match on ``embed_text``; every option spelled out."""
     return MatchQuery(
@@ -302,10 +257,6 @@ def _match_query(terms: str) -> MatchQuery:
         prefix_length=0,
         document_granularity=None,
     )
-
-
-def _with_score(hit: StoredHit, score: float) -> StoredHit:
-    return StoredHit(**{**hit.__dict__, "score": score})
 
 
 def _chunk_schema(dimension: int) -> pa.Schema:
@@ -338,21 +289,22 @@ _FILES_SCHEMA = pa.schema(
 )
 
 
-def _row_key(row: ChunkRow) -> str:
+def _row_key(row: ChunkRecord) -> str:
     """Identity of a stored row: a hash of every field but the vector.
 
     An unchanged chunk keeps its key, so re-writing a file leaves it untouched on disk; a
     chunk that moved lines or changed text gets a new key and replaces the old row.
     """
+    span = row.span
     parts = (
-        row.path,
-        str(row.start_line),
-        str(row.end_line),
+        span.path,
+        str(span.start_line),
+        str(span.end_line),
         row.language,
         row.kind,
-        "\x00" if row.symbol is None else row.symbol,
-        row.scope,
-        row.text,
+        "\x00" if span.symbol is None else span.symbol,
+        span.scope,
+        span.text,
         row.content_hash,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -405,7 +357,9 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 class ChunkStore:
-    """Chunks and their vectors for one workspace root, with vector, full-text and hybrid search.
+    """Chunks and their vectors for one workspace root, with vector and full-text search.
+
+    Fusing the two (hybrid search) is retrieval policy: see `lsp_ai.index.search`.
 
     ``rebuilt`` / ``rebuild_reason`` say whether opening discarded an index built with a
     different model, dimension or schema (every file must then be re-indexed).
@@ -542,7 +496,7 @@ class ChunkStore:
     # -- writes ----------------------------------------------------------------------------
 
     def replace_file(
-        self, path: str, file_hash: str, size: int, mtime_ns: int, rows: Sequence[ChunkRow]
+        self, path: str, file_hash: str, size: int, mtime_ns: int, rows: Sequence[ChunkRecord]
     ) -> None:
         """Replace every chunk of one file and record the file in the manifest."""
         self.replace_files([FileUpdate(path, file_hash, size, mtime_ns, rows)])
@@ -578,30 +532,33 @@ class ChunkStore:
 
     def _rows_table(self, updates: Sequence[FileUpdate]) -> tuple[pa.Table, dict[str, int]]:
         """Validate rows and turn them into one Arrow table; also count rows per file."""
-        rows: dict[str, ChunkRow] = {}
+        rows: dict[str, ChunkRecord] = {}
         counts: dict[str, int] = {}
         for update in updates:
             for row in update.rows:
-                if row.path != update.path:
-                    raise ValueError(f"row of {row.path!r} given in the update of {update.path!r}")
+                if row.span.path != update.path:
+                    raise ValueError(
+                        f"row of {row.span.path!r} given in the update of {update.path!r}"
+                    )
                 key = _row_key(row)
                 if key not in rows:  # the chunker emitted the same chunk twice: keep one
                     rows[key] = row
                     counts[update.path] = counts.get(update.path, 0) + 1
         return self._arrow_rows(rows), counts
 
-    def _arrow_rows(self, rows: dict[str, ChunkRow]) -> pa.Table:
+    def _arrow_rows(self, rows: dict[str, ChunkRecord]) -> pa.Table:
         values = list(rows.values())
+        flat = [_columns(r) for r in values]
         columns: dict[str, Any] = {"row_key": list(rows)}
         for name in _HIT_COLUMNS:
-            columns[name] = [getattr(r, name) for r in values]
+            columns[name] = [f[name] for f in flat]
         vectors = self._vector_matrix(values)
         columns["vector"] = pa.FixedSizeListArray.from_arrays(
             pa.array(vectors.ravel(), type=pa.float32()), self.dimension
         )
         return pa.Table.from_pydict(columns, schema=_chunk_schema(self.dimension))
 
-    def _vector_matrix(self, rows: Sequence[ChunkRow]) -> np.ndarray:
+    def _vector_matrix(self, rows: Sequence[ChunkRecord]) -> np.ndarray:
         """Rows' vectors as an (n, dimension) float32 matrix, rejecting bad ones early."""
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -669,24 +626,14 @@ class ChunkStore:
         The search is exact (no ANN index): at workspace scale a flat scan is fast and an
         approximate index would need training and periodic rebuilds.
         """
-        return [hit for _, hit in self._vector_ranked(vector, k)]
+        return [hit for _, hit in self.vector_candidates(vector, k)]
 
     def search_fts(self, query: str, k: int) -> list[StoredHit]:
         """BM25 full-text matches on ``embed_text``, best first; [] when nothing matches."""
-        return [hit for _, hit in self._fts_ranked(query, k)]
+        return [hit for _, hit in self.fts_candidates(query, k)]
 
-    def search_hybrid(self, query: str, vector: Sequence[float], k: int) -> list[StoredHit]:
-        """Vector and full-text results fused by a weighted score blend (see ``blend_fuse``).
-
-        Each list contributes its top ``max(2k, 50)`` candidates so a row that is merely
-        good in both lists can still surface above rows that top only one.
-        """
-        if k <= 0:
-            return []
-        depth = max(2 * k, _MIN_FUSION_DEPTH)
-        return blend_fuse(self._vector_ranked(vector, depth), self._fts_ranked(query, depth), k)
-
-    def _vector_ranked(self, vector: Sequence[float], k: int) -> list[tuple[str, StoredHit]]:
+    def vector_candidates(self, vector: Sequence[float], k: int) -> list[tuple[str, StoredHit]]:
+        """`search_vector`'s hits, each with its row identity (for fusing with other legs)."""
         query = np.asarray(vector, dtype=np.float32)
         if query.shape != (self.dimension,):
             raise ValueError(f"query vector must have dimension {self.dimension}")
@@ -703,7 +650,8 @@ class ChunkStore:
             )
         return self._hits(table, "_distance", lambda d: 1.0 - d)
 
-    def _fts_ranked(self, query: str, k: int) -> list[tuple[str, StoredHit]]:
+    def fts_candidates(self, query: str, k: int) -> list[tuple[str, StoredHit]]:
+        """`search_fts`'s hits, each with its row identity (for fusing with other legs)."""
         terms = fts_terms(query)
         if k <= 0 or not terms:
             return []
@@ -725,7 +673,7 @@ class ChunkStore:
         for row in table.to_pylist():
             score = to_score(row.pop(score_column))
             key = row.pop("row_key")
-            out.append((key, StoredHit(**row, score=float(score))))
+            out.append((key, _stored_hit(row, float(score))))
         return out
 
     def all_chunks(self) -> list[ChunkRecord]:
@@ -734,12 +682,26 @@ class ChunkStore:
         A read-only view of the whole table, for checking one index against another (a
         crash-recovered index against a clean build) rather than for serving requests.
         """
-        names = [f.name for f in fields(ChunkRecord)]
         with self._guard("read chunks"):
-            table = self._chunks.search().select(["row_key", *names]).limit(None).to_arrow()
+            table = (
+                self._chunks.search()
+                .select(["row_key", *_HIT_COLUMNS, "vector"])
+                .limit(None)
+                .to_arrow()
+            )
         order = ("path", "start_line", "end_line", "row_key")
         rows = sorted(table.to_pylist(), key=lambda r: tuple(r[n] for n in order))
-        return [ChunkRecord(**{n: r[n] for n in names}) for r in rows]
+        return [
+            ChunkRecord(
+                _span_of(r),
+                r["language"],
+                r["kind"],
+                r["embed_text"],
+                r["content_hash"],
+                r["vector"],
+            )
+            for r in rows
+        ]
 
     def chunks_overlapping(
         self, path: str, line: int, end_line: int | None = None
@@ -751,10 +713,8 @@ class ChunkStore:
         with self._guard("chunk lookup"):
             table = self._chunks.search().where(where).select(["row_key", *_HIT_COLUMNS]).to_arrow()
         rows = table.to_pylist()
-        hits = [
-            StoredHit(**{k: v for k, v in r.items() if k != "row_key"}, score=0.0) for r in rows
-        ]
-        return sorted(hits, key=lambda h: (h.end_line - h.start_line, h.start_line))
+        hits = [_stored_hit(r, 0.0) for r in rows]
+        return sorted(hits, key=lambda h: (h.span.end_line - h.span.start_line, h.span.start_line))
 
     # -- maintenance -----------------------------------------------------------------------
 

@@ -50,17 +50,17 @@ def index(repo: Path, tmp_path: Path, embedder: Embedder) -> Iterator[IndexServi
 
 def test_functions_are_found_by_meaning(index: IndexService) -> None:
     hits = index.search("add more units of a product to stock", 3)
-    assert hits[0].path == "shop/inventory.py"
-    assert hits[0].symbol == "Inventory.restock_item"
-    assert "def restock_item" in hits[0].text
+    assert hits[0].span.path == "shop/inventory.py"
+    assert hits[0].span.symbol == "Inventory.restock_item"
+    assert "def restock_item" in hits[0].span.text
     for mode in ("vector", "fts"):
         assert index.search("restock item", 3, mode)  # type: ignore[arg-type]
 
 
 def test_secrets_and_ignored_files_never_reach_the_index(index: IndexService, repo: Path) -> None:
     everything = index.search("SECRET_TOKEN do-not-index-me-4242 debug output", 50, "fts")
-    assert all(h.path not in (".env", "debug.log") for h in everything)
-    assert all("do-not-index-me" not in h.text for h in everything)
+    assert all(h.span.path not in (".env", "debug.log") for h in everything)
+    assert all("do-not-index-me" not in h.span.text for h in everything)
 
 
 def test_unchanged_reopen_embeds_nothing(index: IndexService, repo: Path, tmp_path: Path) -> None:
@@ -87,29 +87,29 @@ def test_edit_embeds_only_changed_chunks(index: IndexService, repo: Path) -> Non
     assert crawl is not None and crawl.changed == 1
     assert crawl.chunks_reused >= 2 and crawl.chunks_embedded <= 2
     top = index.search("gift wrap fee", 1)[0]  # a 2-line function joins a module chunk
-    assert top.path == "shop/pricing.py" and "def gift_wrap_fee" in top.text
+    assert top.span.path == "shop/pricing.py" and "def gift_wrap_fee" in top.span.text
 
 
 def test_deleted_files_leave_the_index(index: IndexService, repo: Path) -> None:
     (repo / "web" / "cart.js").unlink()
     index.build()
-    assert all(h.path != "web/cart.js" for h in index.search("cart add line quantity", 10))
+    assert all(h.span.path != "web/cart.js" for h in index.search("cart add line quantity", 10))
 
 
 def test_buffer_update_and_removal(index: IndexService, repo: Path) -> None:
     path = repo / "shop" / "draft.py"
     assert index.update_file(path, "def wrap_present_ribbon():\n    return 'bow'\n")
-    assert index.search("wrap present ribbon", 1)[0].path == "shop/draft.py"
+    assert index.search("wrap present ribbon", 1)[0].span.path == "shop/draft.py"
     assert not path.exists()  # the buffer was indexed, nothing was written
     index.remove_file(path)
-    assert all(h.path != "shop/draft.py" for h in index.search("wrap present ribbon", 5))
+    assert all(h.span.path != "shop/draft.py" for h in index.search("wrap present ribbon", 5))
 
 
 def test_call_graph_expansion_adds_callees(index: IndexService) -> None:
     plain = index.search("basket total after discount and tax", 1)
-    assert plain[0].symbol == "checkout_total"
+    assert plain[0].span.symbol == "checkout_total"
     expanded = index.search("basket total after discount and tax", 1, expand=True)
-    callees = "\n".join(h.text for h in expanded[1:] if h.kind == "callee")
+    callees = "\n".join(h.span.text for h in expanded[1:] if h.kind == "callee")
     assert "def apply_discount" in callees
     assert "def price_with_vat" in callees  # short: it lives in a module chunk, found all the same
 
@@ -139,8 +139,8 @@ def test_multi_root_hits_name_their_root(tmp_path: Path, embedder: Embedder) -> 
     svc = service([one, two], tmp_path / "db", embedder)
     svc.build()
     hit = svc.search("invoice number sequence", 1)[0]
-    assert hit.path == "two/billing.py"
-    assert svc.resolve(hit.path) == (two / "billing.py").resolve()
+    assert hit.span.path == "two/billing.py"
+    assert svc.resolve(hit.span.path) == (two / "billing.py").resolve()
 
 
 def test_hostile_files_are_indexed_or_skipped(
@@ -154,9 +154,9 @@ def test_hostile_files_are_indexed_or_skipped(
     svc = service([repo], tmp_path / "db", embedder)
     svc.build()
     latin = svc.search("espresso shot", 1)[0]
-    assert latin.path == "latin1.py" and "caf\ufffd au lait" in latin.text
-    assert any(h.path == "broken.py" for h in svc.search("zebra unterminated", 3, "fts"))
-    assert all(h.path != "blob.bin" for h in svc.search("blob", 10, "fts"))
+    assert latin.span.path == "latin1.py" and "caf\ufffd au lait" in latin.span.text
+    assert any(h.span.path == "broken.py" for h in svc.search("zebra unterminated", 3, "fts"))
+    assert all(h.span.path != "blob.bin" for h in svc.search("blob", 10, "fts"))
     after = {p: p.read_bytes() for p in before}
     assert before == after  # indexing never writes a source file
 
@@ -187,7 +187,7 @@ def test_killed_index_run_recovers_and_converges(tmp_path: Path, embedder: Embed
     reopened = service([repo], db, embedder)
     reopened.build()
     assert reopened.stats() == clean.stats() == {"indexedFiles": 151, "chunks": 151}
-    assert reopened.search("handle request kind 77", 1)[0].path == "pkg/mod77.py"
+    assert reopened.search("handle request kind 77", 1)[0].span.path == "pkg/mod77.py"
 
 
 def test_gguf_embedding_model_through_llama_cpp(repo: Path, tmp_path: Path) -> None:

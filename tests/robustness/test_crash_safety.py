@@ -444,15 +444,15 @@ def read_index(db: Path) -> IndexContent:
     files = {p: (s.file_hash, s.size, s.mtime_ns, s.chunks) for p, s in states.items()}
     chunks = [
         (
-            r.path,
-            r.start_line,
-            r.end_line,
+            r.span.path,
+            r.span.start_line,
+            r.span.end_line,
             r.language,
             r.kind,
-            r.symbol,
-            r.scope,
+            r.span.symbol,
+            r.span.scope,
             r.content_hash,
-            hashlib.sha256(r.text.encode("utf-8", "surrogatepass")).hexdigest(),
+            hashlib.sha256(r.span.text.encode("utf-8", "surrogatepass")).hexdigest(),
         )
         for r in records
     ]

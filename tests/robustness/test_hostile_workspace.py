@@ -217,18 +217,18 @@ def test_cli_indexes_the_rest_and_logs_why_each_odd_file_is_left_out(
         svc.build()  # re-opens what the command line built; the same files are skipped
         assert indexed_paths(svc) == EXPECTED_INDEXED
         latin = svc.search("brew espresso shot", 1)[0]
-        assert latin.path == "latin1.py" and "caf\ufffd au lait" in latin.text
+        assert latin.span.path == "latin1.py" and "caf\ufffd au lait" in latin.span.text
         broken = svc.search("zebra quagga okapi", 1, "fts")[0]
-        assert broken.path == "broken.py" and broken.kind == "window"
+        assert broken.span.path == "broken.py" and broken.kind == "window"
         for word, path in [
             ("walrus", "deep.py"),
             ("pangolin", "deep.js"),
             ("narwhal", "deep.json"),
             ("axolotl", "deep.c"),
         ]:
-            assert svc.search(word, 1, "fts")[0].path == path
+            assert svc.search(word, 1, "fts")[0].span.path == path
         good = svc.search("put jars of marmalade on the shelf", 1)[0]
-        assert good.path == "pkg/good.py"
+        assert good.span.path == "pkg/good.py"
     finally:
         svc.close()
     assert snapshot(root) == before
@@ -276,9 +276,9 @@ def test_files_deleted_or_replaced_between_listing_and_reading(
     try:
         svc.build()
         assert indexed_paths(svc) == {"rewritten.py", "steady.py"}
-        assert svc.search("squeeze pomegranate juice", 1, "fts")[0].path == "rewritten.py"
+        assert svc.search("squeeze pomegranate juice", 1, "fts")[0].span.path == "rewritten.py"
         stale = svc.search("original version", 10, "fts")
-        assert {h.path for h in stale} == {"steady.py"}  # old chunks of the others are gone
+        assert {h.span.path for h in stale} == {"steady.py"}  # old chunks of the others are gone
     finally:
         svc.close()
     logged = caplog.text
@@ -373,7 +373,7 @@ def test_full_disk_fails_cleanly_and_a_later_run_completes_the_index(
             assert 0 < kept < total  # what was committed before the disk filled is intact
             svc.build()
             assert svc.stats() == {"indexedFiles": total, "chunks": total}
-            assert svc.search("handle request kind 77", 1)[0].path == "pkg/mod77.py"
+            assert svc.search("handle request kind 77", 1)[0].span.path == "pkg/mod77.py"
         finally:
             svc.close()
         assert snapshot(root) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lsp_ai.chat.prompt import CurrentFile, Snippet, build_prompt
+from lsp_ai.spans import CodeSpan
 
 
 def words(text: str) -> int:
@@ -10,7 +11,7 @@ def words(text: str) -> int:
 
 
 def snippet(path: str, score: float, text: str = "def f():\n    return 1") -> Snippet:
-    return Snippet(path, 0, 1, text, score)
+    return Snippet(CodeSpan(path, 0, 1, text), score)
 
 
 def test_sections_and_order() -> None:
@@ -45,7 +46,7 @@ def test_lowest_scores_dropped_first_then_oldest_turns() -> None:
     budget = full.tokens - 60  # room for all but ~one snippet
     built = build_prompt("q", snippets, history, words, budget)
     assert built.dropped_snippets >= 1 and built.dropped_turns == 0
-    kept_paths = [s.path for s in built.snippets]
+    kept_paths = [s.span.path for s in built.snippets]
     assert "s0.py" not in kept_paths and "s4.py" in kept_paths
     tiny = build_prompt("q", snippets, history, words, 60)
     assert not tiny.snippets and tiny.dropped_turns >= 1

@@ -434,7 +434,7 @@ def chunk(sample: Sample) -> FileChunks:
 
 
 def by_symbol(result: FileChunks, symbol: str, kind: str | None = None) -> list[Chunk]:
-    return [c for c in result.chunks if c.symbol == symbol and kind in (None, c.kind)]
+    return [c for c in result.chunks if c.span.symbol == symbol and kind in (None, c.kind)]
 
 
 def line_of(source: str, needle: str) -> int:
@@ -447,16 +447,16 @@ def assert_covers_every_line(result: FileChunks, text: str) -> None:
     lines = split_lines(text)
     covered = [False] * len(lines)
     for c in result.chunks:
-        assert 0 <= c.start_line <= c.end_line < len(lines), c
-        assert c.text == "\n".join(lines[c.start_line : c.end_line + 1]), c
-        for row in range(c.start_line, c.end_line + 1):
+        assert 0 <= c.span.start_line <= c.span.end_line < len(lines), c
+        assert c.span.text == "\n".join(lines[c.span.start_line : c.span.end_line + 1]), c
+        for row in range(c.span.start_line, c.span.end_line + 1):
             covered[row] = True
     missing = [i for i, line in enumerate(lines) if line.strip() and not covered[i]]
     assert not missing, [lines[i] for i in missing]
 
 
 def containing(result: FileChunks, row: int) -> list[Chunk]:
-    return [c for c in result.chunks if c.start_line <= row <= c.end_line]
+    return [c for c in result.chunks if c.span.start_line <= row <= c.span.end_line]
 
 
 # ----------------------------------------------------------------- per language
@@ -468,7 +468,7 @@ LANGUAGE_IDS = [sample.language for sample in SAMPLES]
 def test_parses_with_real_grammar(sample: Sample) -> None:
     result = chunk(sample)
     assert result.parsed
-    assert all(c.language == sample.language and c.path == sample.path for c in result.chunks)
+    assert all(c.language == sample.language and c.span.path == sample.path for c in result.chunks)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -477,9 +477,9 @@ def test_long_method_gets_its_own_chunk(sample: Sample) -> None:
     [method] = by_symbol(result, sample.long_method)
     assert method.kind == sample.method_kind
     name = sample.long_method.rpartition(".")[2]
-    assert method.scope.startswith(f"{sample.method_kind} `")
-    assert name in method.scope
-    assert method.end_line - method.start_line + 1 >= MIN_CHUNK_LINES
+    assert method.span.scope.startswith(f"{sample.method_kind} `")
+    assert name in method.span.scope
+    assert method.span.end_line - method.span.start_line + 1 >= MIN_CHUNK_LINES
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -487,8 +487,8 @@ def test_long_function_gets_its_own_chunk(sample: Sample) -> None:
     result = chunk(sample)
     [function] = by_symbol(result, sample.function)
     assert function.kind == sample.function_kind
-    assert sample.function.rpartition(".")[2] in function.text
-    assert function.end_line - function.start_line + 1 >= MIN_CHUNK_LINES
+    assert sample.function.rpartition(".")[2] in function.span.text
+    assert function.span.end_line - function.span.start_line + 1 >= MIN_CHUNK_LINES
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -502,7 +502,7 @@ def test_short_method_joins_its_context_and_is_still_a_definition(sample: Sample
     # the top-level code around it.
     assert {c.kind for c in holders} <= {"class", "module"}
     if any(c.kind == "class" for c in holders):
-        assert any(c.symbol == sample.class_symbol for c in holders)
+        assert any(c.span.symbol == sample.class_symbol for c in holders)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -510,10 +510,10 @@ def test_class_chunk_covers_the_header(sample: Sample) -> None:
     result = chunk(sample)
     classes = by_symbol(result, sample.class_symbol, "class")
     assert classes
-    header = min(classes, key=lambda c: c.start_line)
-    assert header.scope.endswith(f"`{sample.class_symbol}`")
+    header = min(classes, key=lambda c: c.span.start_line)
+    assert header.span.scope.endswith(f"`{sample.class_symbol}`")
     simple = sample.class_symbol.rpartition(".")[2]
-    assert simple in header.text.splitlines()[0] or simple in header.text
+    assert simple in header.span.text.splitlines()[0] or simple in header.span.text
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -525,7 +525,7 @@ def test_every_non_blank_line_is_covered(sample: Sample) -> None:
 def test_decorators_and_doc_comments_belong_to_the_definition_below(sample: Sample) -> None:
     result = chunk(sample)
     row = line_of(sample.source, sample.attached_line)
-    holders = [c for c in containing(result, row) if c.symbol is not None]
+    holders = [c for c in containing(result, row) if c.span.symbol is not None]
     assert holders, f"{sample.attached_line!r} is not in a definition's chunk"
 
 
@@ -534,9 +534,9 @@ def test_top_level_statements_are_module_chunks(sample: Sample) -> None:
     result = chunk(sample)
     modules = [c for c in result.chunks if c.kind == "module"]
     assert modules
-    assert all(c.symbol is None and c.scope == "top-level code" for c in modules)
+    assert all(c.span.symbol is None and c.span.scope == "top-level code" for c in modules)
     first_line = split_lines(sample.source)[0]
-    assert any(first_line in c.text for c in modules)
+    assert any(first_line in c.span.text for c in modules)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
@@ -566,7 +566,7 @@ def test_definitions_have_names_lines_and_signatures(sample: Sample) -> None:
 @pytest.mark.parametrize("sample", SAMPLES, ids=LANGUAGE_IDS)
 def test_chunk_hash_and_embed_header(sample: Sample) -> None:
     for c in chunk(sample).chunks:
-        assert c.embed_text == f"path: {sample.path}\n{c.scope}\n{c.text}"
+        assert c.embed_text == f"path: {sample.path}\n{c.span.scope}\n{c.span.text}"
         assert c.content_hash == hashlib.sha256(c.embed_text.encode()).hexdigest()
 
 
@@ -584,9 +584,9 @@ def test_python_definition_kinds_and_qualified_names() -> None:
         "tiny": "function",
     }
     [method] = by_symbol(result, "Config.load")
-    assert method.scope == "method `load` in class `Config`"
+    assert method.span.scope == "method `load` in class `Config`"
     [function] = by_symbol(result, "parse_args")
-    assert function.scope == "function `parse_args`"
+    assert function.span.scope == "function `parse_args`"
 
 
 def test_python_method_calls_self_helper_and_free_function() -> None:
@@ -610,8 +610,8 @@ def test_go_types_and_receiver_methods() -> None:
     assert kinds["Config.Load"] == "method"
     assert kinds["ParseArgs"] == "function"
     [load] = by_symbol(result, "Config.Load")
-    assert load.scope == "method `Load` in type `Config`"
-    assert load.text.startswith("// Load reads the settings file.")
+    assert load.span.scope == "method `Load` in type `Config`"
+    assert load.span.text.startswith("// Load reads the settings file.")
 
 
 def test_go_grouped_type_specs_are_separate_definitions() -> None:
@@ -637,11 +637,11 @@ def test_rust_impl_block_names_its_type_and_trait_impls_qualify_methods() -> Non
     assert kinds["Config"] == "struct"
     assert kinds["Wrapper.fmt"] == "method"
     assert "Wrapper" not in kinds  # an impl block defines no new name
-    scopes = [c.scope for c in by_symbol(result, "Config", "class")]
+    scopes = [c.span.scope for c in by_symbol(result, "Config", "class")]
     # The struct, the impl header, and the impl's short method after the long one.
     assert scopes == ["struct `Config`", "impl `Config`", "impl `Config` (continued)"]
     [fmt] = by_symbol(result, "Wrapper.fmt")
-    assert fmt.scope == "method `fmt` in impl `Wrapper`"
+    assert fmt.span.scope == "method `fmt` in impl `Wrapper`"
     assert fmt.calls == ("render", "trim", "write")
     assert_covers_every_line(result, source)
 
@@ -701,7 +701,7 @@ def test_javascript_arrow_functions_and_class_fields_are_definitions() -> None:
         "Widget.render": "method",
     }
     [handler] = by_symbol(result, "handler")
-    assert handler.start_line == 0 and handler.end_line == 4
+    assert handler.span.start_line == 0 and handler.span.end_line == 4
     assert handler.calls == ("parse", "save", "respond")
     [widget] = by_symbol(result, "Widget", "class")
     assert set(widget.calls) == {"toggle", "View"}
@@ -746,7 +746,7 @@ def test_class_whose_methods_are_all_short_is_one_chunk() -> None:
         "        return Point(self.y, self.x)\n"
     )
     result = chunk_file("p.py", source, "python")
-    assert [(c.kind, c.symbol, c.start_line, c.end_line) for c in result.chunks] == [
+    assert [(c.kind, c.span.symbol, c.span.start_line, c.span.end_line) for c in result.chunks] == [
         ("class", "Point", 0, 8)
     ]
     assert set(result.chunks[0].calls) == {"abs"}  # its own name is left out
@@ -767,7 +767,10 @@ def test_short_methods_after_a_long_one_form_a_continued_class_chunk() -> None:
         "        return 0\n"
     )
     result = chunk_file("s.py", source, "python")
-    shape = [(c.kind, c.symbol, c.scope, c.start_line, c.end_line) for c in result.chunks]
+    shape = [
+        (c.kind, c.span.symbol, c.span.scope, c.span.start_line, c.span.end_line)
+        for c in result.chunks
+    ]
     assert shape == [
         ("class", "Store", "class `Store`", 0, 1),
         ("method", "Store.load", "method `load` in class `Store`", 3, 7),
@@ -778,7 +781,9 @@ def test_short_methods_after_a_long_one_form_a_continued_class_chunk() -> None:
 def test_short_top_level_functions_merge_with_statements_into_module_chunks() -> None:
     source = "import os\n\n\ndef a():\n    return 1\n\n\nX = a()\n\n\ndef b():\n    return 2\n"
     result = chunk_file("m.py", source, "python")
-    assert [(c.kind, c.start_line, c.end_line) for c in result.chunks] == [("module", 0, 11)]
+    assert [(c.kind, c.span.start_line, c.span.end_line) for c in result.chunks] == [
+        ("module", 0, 11)
+    ]
     assert result.chunks[0].calls == ("a",)
     assert {d.qualified for d in result.definitions} == {"a", "b"}
 
@@ -795,7 +800,7 @@ def test_closing_braces_join_the_chunk_before_them() -> None:
         "}\n"
     )
     result = chunk_file("Box.java", source, "java")
-    shape = [(c.kind, c.symbol, c.start_line, c.end_line) for c in result.chunks]
+    shape = [(c.kind, c.span.symbol, c.span.start_line, c.span.end_line) for c in result.chunks]
     assert shape == [("class", "Box", 0, 0), ("method", "Box.size", 1, 7)]
 
 
@@ -809,7 +814,7 @@ def test_section_comments_join_the_chunk_after_them() -> None:
         f"def helper(path):\n{body}"
     )
     result = chunk_file("h.py", source, "python")
-    shape = [(c.symbol, c.start_line, c.end_line) for c in result.chunks]
+    shape = [(c.span.symbol, c.span.start_line, c.span.end_line) for c in result.chunks]
     assert shape == [("main", 0, 4), ("helper", 7, 14)]
     assert_covers_every_line(result, source)
 
@@ -831,7 +836,9 @@ def test_nested_functions_stay_inside_their_enclosing_function() -> None:
         "    return sorted(items, key=key)\n"
     )
     result = chunk_file("n.py", source, "python")
-    assert [(c.symbol, c.start_line, c.end_line) for c in result.chunks] == [("outer", 0, 6)]
+    assert [(c.span.symbol, c.span.start_line, c.span.end_line) for c in result.chunks] == [
+        ("outer", 0, 6)
+    ]
     assert result.chunks[0].calls == ("sorted",)
     assert {d.qualified: d.kind for d in result.definitions} == {
         "outer": "function",
@@ -843,7 +850,9 @@ def test_long_top_level_code_is_split_into_windows() -> None:
     source = "".join(f"SETTING_{i} = {i}\n" for i in range(150))
     result = chunk_file("settings.py", source, "python")
     assert all(c.kind == "module" for c in result.chunks)
-    assert all(c.end_line - c.start_line + 1 <= MODULE_WINDOW_LINES for c in result.chunks)
+    assert all(
+        c.span.end_line - c.span.start_line + 1 <= MODULE_WINDOW_LINES for c in result.chunks
+    )
     assert len(result.chunks) == 3
     assert_covers_every_line(result, source)
 
@@ -851,7 +860,9 @@ def test_long_top_level_code_is_split_into_windows() -> None:
 def test_blank_only_stretches_are_dropped() -> None:
     source = "\n\n\ndef f():\n    a = 1\n    b = 2\n    c = 3\n    return a\n\n\n\n"
     result = chunk_file("f.py", source, "python")
-    assert [(c.kind, c.start_line, c.end_line) for c in result.chunks] == [("function", 3, 7)]
+    assert [(c.kind, c.span.start_line, c.span.end_line) for c in result.chunks] == [
+        ("function", 3, 7)
+    ]
 
 
 # ----------------------------------------------------------------- summaries
@@ -867,7 +878,10 @@ def test_function_over_100_lines_also_gets_a_summary_chunk() -> None:
     result = chunk_file("pipe.py", source, "python")
     [full] = by_symbol(result, "pipeline", "function")
     [summary] = by_symbol(result, "pipeline", "summary")
-    assert (summary.start_line, summary.end_line) == (full.start_line, full.end_line)
+    assert (summary.span.start_line, summary.span.end_line) == (
+        full.span.start_line,
+        full.span.end_line,
+    )
     assert summary.embed_text == (
         "path: pipe.py\nsummary of function `pipeline`\n"
         'def pipeline(data):\n"""Run every stage over the data."""'
@@ -882,8 +896,11 @@ def test_summary_shares_the_range_of_its_function_chunk() -> None:
     result = chunk_file("p.js", source, "javascript")
     [full] = by_symbol(result, "Pipeline.run", "method")
     [summary] = by_symbol(result, "Pipeline.run", "summary")
-    assert full.end_line == len(split_lines(source)) - 1  # it took the class's `}`
-    assert (summary.start_line, summary.end_line) == (full.start_line, full.end_line)
+    assert full.span.end_line == len(split_lines(source)) - 1  # it took the class's `}`
+    assert (summary.span.start_line, summary.span.end_line) == (
+        full.span.start_line,
+        full.span.end_line,
+    )
     assert summary.embed_text.endswith("run(data)\n/** Runs every stage. */")
 
 
@@ -918,9 +935,13 @@ def test_unknown_language_falls_back_to_line_windows() -> None:
     result = chunk_file("notes.txt", text, "text")
     assert not result.parsed
     assert result.definitions == []
-    assert [(c.start_line, c.end_line) for c in result.chunks] == [(0, 39), (30, 69), (60, 99)]
-    assert all(c.kind == "window" and c.symbol is None for c in result.chunks)
-    assert result.chunks[0].scope == "lines 1-40"
+    assert [(c.span.start_line, c.span.end_line) for c in result.chunks] == [
+        (0, 39),
+        (30, 69),
+        (60, 99),
+    ]
+    assert all(c.kind == "window" and c.span.symbol is None for c in result.chunks)
+    assert result.chunks[0].span.scope == "lines 1-40"
     assert_covers_every_line(result, text)
 
 
@@ -978,8 +999,8 @@ def test_non_ascii_text_keeps_line_numbers() -> None:
     )
     result = chunk_file("grüße.py", source, "python")
     [function] = by_symbol(result, "grüßen")
-    assert (function.start_line, function.end_line) == (3, 7)
-    assert function.text.splitlines()[0] == "def grüßen(name):"
+    assert (function.span.start_line, function.span.end_line) == (3, 7)
+    assert function.span.text.splitlines()[0] == "def grüßen(name):"
     assert function.calls == ("decorate",)
     [definition] = result.definitions
     assert definition.line == 3 and definition.signature == "def grüßen(name):"
@@ -991,8 +1012,11 @@ def test_crlf_and_lone_cr_keep_line_numbers(newline: str) -> None:
     result = chunk_file("app/config.py", source, "python")
     [method] = by_symbol(result, "Config.load")
     reference = by_symbol(chunk(BY_LANGUAGE["python"]), "Config.load")[0]
-    assert (method.start_line, method.end_line) == (reference.start_line, reference.end_line)
-    assert method.text == reference.text
+    assert (method.span.start_line, method.span.end_line) == (
+        reference.span.start_line,
+        reference.span.end_line,
+    )
+    assert method.span.text == reference.span.text
 
 
 def test_empty_file_has_no_chunks() -> None:
@@ -1448,6 +1472,8 @@ def test_coverage_on_more_realistic_files(sample: Sample) -> None:
     assert result.definitions
     assert_covers_every_line(result, source)
     # Chunks of one kind never overlap, and summaries aside no two chunks do.
-    ranges = sorted((c.start_line, c.end_line) for c in result.chunks if c.kind != "summary")
+    ranges = sorted(
+        (c.span.start_line, c.span.end_line) for c in result.chunks if c.kind != "summary"
+    )
     for (_, end), (start, _) in pairwise(ranges):
         assert end < start, ranges

@@ -113,9 +113,9 @@ def test_template_placeholders_are_filled_once() -> None:
 
 
 def test_repository_context_layouts() -> None:
-    from lsp_ai.completion.repo_context import Snippet
+    from lsp_ai.spans import CodeSpan
 
-    snips = [Snippet("pkg/util.py", "def helper(x: int) -> str:")]
+    snips = [CodeSpan("pkg/util.py", 0, 0, "def helper(x: int) -> str:")]
     qwen = choose_layout("qwen", None).render(
         "x = ", "", snips, path="app.py", language="python", repo="proj"
     )

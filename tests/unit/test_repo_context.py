@@ -100,3 +100,12 @@ def test_without_an_index_only_recent_code_is_used() -> None:
     ctx = RepoContext(lambda p: None, recent)
     snippets = ctx.snippets("/elsewhere/a.py", "import b\n", 0, 200)
     assert [s.path for s in snippets] == ["b.py"]
+
+
+def test_recent_snippets_carry_the_lines_of_the_text_they_keep() -> None:
+    recent = RecentWindows()
+    recent.note("/elsewhere/b.py", "\n\nA = 1\nB = 2\n\n", 0)  # empty edge lines are dropped
+    ctx = RepoContext(lambda p: None, recent)
+    [snippet] = ctx.snippets("/elsewhere/a.py", "import b\n", 0, 200)
+    assert (snippet.path, snippet.start_line, snippet.end_line) == ("b.py", 2, 3)
+    assert snippet.text == "A = 1\nB = 2"

@@ -18,6 +18,7 @@ from lsp_ai.config import RerankerConfig
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.rerank import CrossEncoderReranker, make_reranker
 from lsp_ai.inference.base import ModelError
+from lsp_ai.spans import CodeSpan
 
 # Whole words the test texts use; anything else falls back to single-letter WordPieces.
 _WORDS = [
@@ -110,7 +111,9 @@ def reference(model_dir: Path) -> Any:
 
 
 def _hit(i: int, text: str, score: float = 0.0) -> SearchHit:
-    return SearchHit(f"src/f{i}.py", i, i + 3, f"sym{i}", "function", "python", score, text)
+    return SearchHit(
+        CodeSpan(f"src/f{i}.py", i, i + 3, text, f"sym{i}"), "function", "python", score
+    )
 
 
 def _hits() -> list[SearchHit]:
@@ -119,8 +122,8 @@ def _hits() -> list[SearchHit]:
 
 
 def _expected(reference: Any, query: str, hits: list[SearchHit]) -> list[tuple[str, float]]:
-    scores = reference.predict([(query, h.text) for h in hits], show_progress_bar=False)
-    pairs = [(h.path, float(s)) for h, s in zip(hits, scores, strict=True)]
+    scores = reference.predict([(query, h.span.text) for h in hits], show_progress_bar=False)
+    pairs = [(h.span.path, float(s)) for h, s in zip(hits, scores, strict=True)]
     return sorted(pairs, key=lambda p: -p[1])
 
 
@@ -139,19 +142,19 @@ def test_loads_offline_and_sorts_by_cross_encoder_score(
     ranked = reranker(query, hits)
 
     assert reranker.loaded
-    assert sorted(h.path for h in ranked) == sorted(h.path for h in hits)
+    assert sorted(h.span.path for h in ranked) == sorted(h.span.path for h in hits)
     scores = [h.score for h in ranked]
     assert scores == sorted(scores, reverse=True)
     assert len(set(scores)) == len(scores), "tiny model should give distinct scores"
     expected = _expected(reference, query, hits)
-    assert [h.path for h in ranked] == [p for p, _ in expected]
+    assert [h.span.path for h in ranked] == [p for p, _ in expected]
     assert scores == pytest.approx([s for _, s in expected], abs=1e-5)
     # Only the score changes; the rest of each hit is carried over untouched.
-    by_path = {h.path: h for h in hits}
+    by_path = {h.span.path: h for h in hits}
     for h in ranked:
-        assert h.text == by_path[h.path].text and h.start_line == by_path[h.path].start_line
+        assert h.span == by_path[h.span.path].span
     # The order really changed from the first stage for this query (guards a no-op rerank).
-    assert [h.path for h in ranked] != [h.path for h in hits]
+    assert [h.span.path for h in ranked] != [h.span.path for h in hits]
 
 
 def test_only_top_n_are_reranked_and_the_rest_keep_their_order(
@@ -165,7 +168,7 @@ def test_only_top_n_are_reranked_and_the_rest_keep_their_order(
 
     assert len(ranked) == len(hits)
     expected = _expected(reference, query, hits[:3])
-    assert [h.path for h in ranked[:3]] == [p for p, _ in expected]
+    assert [h.span.path for h in ranked[:3]] == [p for p, _ in expected]
     assert [h.score for h in ranked[:3]] == pytest.approx([s for _, s in expected], abs=1e-5)
     assert ranked[3:] == hits[3:]  # untouched, original scores included
 
@@ -178,7 +181,7 @@ def test_long_text_is_cut_to_max_chars(model_dir: Path, reference: Any) -> None:
     ranked = reranker("load", hits)
 
     want = reference.predict([("load", long_text[:40])], show_progress_bar=False)[0]
-    assert next(h for h in ranked if h.path == hits[0].path).score == pytest.approx(
+    assert next(h for h in ranked if h.span.path == hits[0].span.path).score == pytest.approx(
         float(want), abs=1e-5
     )
 
@@ -248,4 +251,6 @@ def test_make_reranker_builds_a_lazy_reranker(model_dir: Path, reference: Any) -
     assert not rerank.loaded
     hits = _hits()
     ranked = rerank("load the model", hits)
-    assert [h.path for h in ranked] == [p for p, _ in _expected(reference, "load the model", hits)]
+    assert [h.span.path for h in ranked] == [
+        p for p, _ in _expected(reference, "load the model", hits)
+    ]

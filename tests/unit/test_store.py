@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lsp_ai.index.search import VECTOR_WEIGHT, hybrid
 from lsp_ai.index.store import (
-    VECTOR_WEIGHT,
     ChunkRecord,
     ChunkStore,
     FileUpdate,
@@ -30,6 +30,7 @@ from lsp_ai.index.store import (
     fts_terms,
     table_name_for,
 )
+from lsp_ai.spans import CodeSpan
 
 DIM = 8
 MODEL = "test-model"
@@ -51,14 +52,9 @@ def axis(*weights: float) -> list[float]:
 
 def chunk(path: str, text: str, line: int = 0, *, vector: list[float] | None = None) -> ChunkRecord:
     return ChunkRecord(
-        path=path,
-        start_line=line,
-        end_line=line + 2,
+        span=CodeSpan(path, line, line + 2, text, symbol=f"sym_{line}", scope=""),
         language="python",
         kind="function",
-        symbol=f"sym_{line}",
-        scope="",
-        text=text,
         embed_text=text,
         content_hash=hashlib.sha256(text.encode()).hexdigest(),
         vector=vector if vector is not None else vec(text),
@@ -103,11 +99,11 @@ def test_vector_search_returns_nearest_first(store: ChunkStore) -> None:
 
     hits = store.search_vector(axis(1), k=3)
 
-    assert [h.path for h in hits] == ["a.py", "b.py", "c.py"]
+    assert [h.span.path for h in hits] == ["a.py", "b.py", "c.py"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert hits[2].score == pytest.approx(0.0, abs=1e-5)
     assert not hasattr(hits[0], "vector")
-    assert store.search_vector(axis(1), k=1)[0].path == "a.py"
+    assert store.search_vector(axis(1), k=1)[0].span.path == "a.py"
 
 
 def test_fts_search_ranks_rows_with_more_matching_terms_first(store: ChunkStore) -> None:
@@ -117,10 +113,10 @@ def test_fts_search_ranks_rows_with_more_matching_terms_first(store: ChunkStore)
 
     hits = store.search_fts("parse json", k=10)
 
-    assert [h.path for h in hits] == ["cfg.py", "json.py"]
+    assert [h.span.path for h in hits] == ["cfg.py", "json.py"]
     assert hits[0].score > hits[1].score > 0
-    assert hits[0].symbol == "sym_0" and hits[0].language == "python"
-    assert hits[0].text == "def parse_config(path): load the json settings"
+    assert hits[0].span.symbol == "sym_0" and hits[0].language == "python"
+    assert hits[0].span.text == "def parse_config(path): load the json settings"
 
 
 def test_hybrid_ranks_row_good_in_both_lists_above_rows_good_in_one(store: ChunkStore) -> None:
@@ -137,15 +133,15 @@ def test_hybrid_ranks_row_good_in_both_lists_above_rows_good_in_one(store: Chunk
         weights[0], weights[3 + n % 5] = 0.1 * (n + 1), 1.0
         put(store, f"filler{n}.py", chunk(f"filler{n}.py", f"filler {n}", vector=axis(*weights)))
 
-    assert store.search_vector(axis(1), 1)[0].path == "vec_top.py"
-    assert store.search_fts("tokenizer", 1)[0].path == "fts_top.py"
-    hits = store.search_hybrid("tokenizer", axis(1), k=5)
+    assert store.search_vector(axis(1), 1)[0].span.path == "vec_top.py"
+    assert store.search_fts("tokenizer", 1)[0].span.path == "fts_top.py"
+    hits = hybrid(store, "tokenizer", axis(1), k=5)
 
-    assert hits[0].path == "both.py"
+    assert hits[0].span.path == "both.py"
     assert 1.0 - VECTOR_WEIGHT < hits[0].score <= 1.0
-    assert hits[1].path == "vec_top.py"
+    assert hits[1].span.path == "vec_top.py"
     # A row only the full-text leg likes still makes the list, below strong vector matches.
-    assert "fts_top.py" in {h.path for h in store.search_hybrid("tokenizer", axis(1), k=20)}
+    assert "fts_top.py" in {h.span.path for h in hybrid(store, "tokenizer", axis(1), k=20)}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
@@ -153,7 +149,7 @@ def test_hybrid_without_usable_terms_falls_back_to_vector_order(store: ChunkStor
     put(store, "a.py", chunk("a.py", "alpha", vector=axis(1)))
     put(store, "b.py", chunk("b.py", "beta", vector=axis(0, 1)))
 
-    assert [h.path for h in store.search_hybrid("((--))", axis(1), k=2)] == ["a.py", "b.py"]
+    assert [h.span.path for h in hybrid(store, "((--))", axis(1), k=2)] == ["a.py", "b.py"]
 
 
 def test_search_results_convert_to_protocol_hits(store: ChunkStore) -> None:
@@ -161,7 +157,7 @@ def test_search_results_convert_to_protocol_hits(store: ChunkStore) -> None:
 
     hit = store.search_fts("alpha", 1)[0].to_search_hit()
 
-    assert (hit.path, hit.start_line, hit.end_line, hit.symbol) == ("a.py", 4, 6, "sym_4")
+    assert hit.span == CodeSpan("a.py", 4, 6, "alpha", symbol="sym_4")
     assert hit.to_json()["text"] == "alpha"
 
 
@@ -174,18 +170,18 @@ def test_fts_sees_updated_content_after_replace_file(
 ) -> None:
     put(store, "a.py", chunk("a.py", "def alpha(): pass"), chunk("a.py", "def keep(): pass", 5))
     put(store, "b.py", chunk("b.py", "def other(): pass"))
-    assert [h.path for h in store.search_fts("alpha", 5)] == ["a.py"]
+    assert [h.span.path for h in store.search_fts("alpha", 5)] == ["a.py"]
     if refresh_first:
         store.optimize()
 
     put(store, "a.py", chunk("a.py", "def gamma(): pass"), chunk("a.py", "def keep(): pass", 9))
 
     assert store.search_fts("alpha", 5) == []
-    assert [(h.path, h.start_line) for h in store.search_fts("gamma", 5)] == [("a.py", 0)]
-    assert [h.start_line for h in store.search_fts("keep", 5)] == [9]
+    assert [(h.span.path, h.span.start_line) for h in store.search_fts("gamma", 5)] == [("a.py", 0)]
+    assert [h.span.start_line for h in store.search_fts("keep", 5)] == [9]
     store.optimize()
     assert store.search_fts("alpha", 5) == []
-    assert [h.path for h in store.search_fts("gamma", 5)] == ["a.py"]
+    assert [h.span.path for h in store.search_fts("gamma", 5)] == ["a.py"]
 
 
 def test_replace_file_records_manifest_and_is_idempotent(store: ChunkStore) -> None:
@@ -220,8 +216,8 @@ def test_remove_file_removes_chunks_and_manifest_entry(store: ChunkStore) -> Non
     store.remove_file("a.py")
     store.remove_files(["never-indexed.py"])
 
-    assert [h.path for h in store.search_fts("shared", 5)] == ["b.py"]
-    assert [h.path for h in store.search_vector(vec("alpha shared"), 5)] == ["b.py"]
+    assert [h.span.path for h in store.search_fts("shared", 5)] == ["b.py"]
+    assert [h.span.path for h in store.search_vector(vec("alpha shared"), 5)] == ["b.py"]
     assert store.file_state("a.py") is None
     assert store.stats() == {"files": 1, "chunks": 1}
 
@@ -233,7 +229,11 @@ def test_all_chunks_lists_every_row_with_its_vector_in_a_stable_order(store: Chu
 
     listed = store.all_chunks()
 
-    assert [(r.path, r.start_line) for r in listed] == [("a.py", 0), ("b.py", 0), ("b.py", 5)]
+    assert [(r.span.path, r.span.start_line) for r in listed] == [
+        ("a.py", 0),
+        ("b.py", 0),
+        ("b.py", 5),
+    ]
     assert listed[1] == ChunkRecord(**{**b_rows[1].__dict__, "vector": listed[1].vector})
     assert np.allclose(listed[1].vector, b_rows[1].vector)
 
@@ -315,7 +315,7 @@ def test_crash_before_manifest_leaves_file_stale(tmp_path: Path) -> None:
         # old.py, whose previous entry ("v1") no longer describes its stored chunks.
         assert states["new.py"].pending and states["old.py"].pending
         assert reopened.stats()["files"] == 0
-        assert {h.path for h in reopened.search_fts("body", 5)} == {"new.py", "old.py"}
+        assert {h.span.path for h in reopened.search_fts("body", 5)} == {"new.py", "old.py"}
 
 
 def test_crash_before_chunks_keeps_old_chunks_and_marks_stale(tmp_path: Path) -> None:
@@ -327,7 +327,7 @@ def test_crash_before_chunks_keeps_old_chunks_and_marks_stale(tmp_path: Path) ->
     with ChunkStore(tmp_path / "db", MODEL, DIM) as reopened:
         state = reopened.file_state("a.py")
         assert state is not None and state.pending
-        assert [h.text for h in reopened.search_fts("text", 5)] == ["original text"]
+        assert [h.span.text for h in reopened.search_fts("text", 5)] == ["original text"]
 
 
 def _workspace(version: str) -> dict[str, list[ChunkRecord]]:
@@ -352,7 +352,9 @@ def _workspace(version: str) -> dict[str, list[ChunkRecord]]:
 
 def _file_hash(rows: Sequence[ChunkRecord]) -> str:
     """Stands in for the hash of the file's bytes, which changes when chunks move."""
-    return hashlib.sha256(repr([(r.start_line, r.content_hash) for r in rows]).encode()).hexdigest()
+    return hashlib.sha256(
+        repr([(r.span.start_line, r.content_hash) for r in rows]).encode()
+    ).hexdigest()
 
 
 def sync(store: ChunkStore, version: str, progress: Callable[[str], None] = print) -> None:
@@ -420,7 +422,15 @@ def _assert_consistent(store: ChunkStore) -> None:
         match = [rows for rows in versions if _file_hash(rows) == state.file_hash]
         assert match, path
         want = {
-            (r.path, r.start_line, r.end_line, r.symbol, r.text, r.content_hash) for r in match[0]
+            (
+                r.span.path,
+                r.span.start_line,
+                r.span.end_line,
+                r.span.symbol,
+                r.span.text,
+                r.content_hash,
+            )
+            for r in match[0]
         }
         assert stored.get(path, set()) == want, path
 
@@ -436,7 +446,7 @@ def test_kill_during_batch_writes_leaves_a_db_that_reopens_and_converges(tmp_pat
             assert not reopened.rebuilt
             assert reopened.search_vector(vec("anything"), 3)
             assert reopened.search_fts("widget3_1", 3)
-            assert reopened.search_hybrid("widget3_1", vec("x"), 3)
+            assert hybrid(reopened, "widget3_1", vec("x"), 3)
             _assert_consistent(reopened)
 
     with ChunkStore(db, MODEL, DIM) as resumed, ChunkStore(tmp_path / "clean", MODEL, DIM) as clean:
@@ -446,7 +456,7 @@ def test_kill_during_batch_writes_leaves_a_db_that_reopens_and_converges(tmp_pat
         assert resumed.all_files() == clean.all_files()
         assert resumed.stats() == clean.stats()
         top = resumed.search_fts("widget4_2", 3)[0]
-        assert (top.path, top.text) == ("src/f04.py", "def widget4_2(): return 8  # new")
+        assert (top.span.path, top.span.text) == ("src/f04.py", "def widget4_2(): return 8  # new")
 
 
 def test_concurrent_searches_see_whole_files_during_writes(store: ChunkStore) -> None:
@@ -454,7 +464,7 @@ def test_concurrent_searches_see_whole_files_during_writes(store: ChunkStore) ->
         "a": [chunk("a.py", f"common alpha {i}", i * 3) for i in range(3)],
         "b": [chunk("a.py", f"common beta {i}", i * 4) for i in range(4)],
     }
-    allowed = [{r.text for r in rows} for rows in versions.values()]
+    allowed = [{r.span.text for r in rows} for rows in versions.values()]
     put(store, "a.py", *versions["a"])
     put(store, "z.py", chunk("z.py", "common static"))
     errors: list[BaseException] = []
@@ -464,7 +474,7 @@ def test_concurrent_searches_see_whole_files_during_writes(store: ChunkStore) ->
         while not stop.is_set():
             try:
                 for hits in (store.search_fts("common", 50), store.search_vector(vec("q"), 50)):
-                    texts = [h.text for h in hits if h.path == "a.py"]
+                    texts = [h.span.text for h in hits if h.span.path == "a.py"]
                     assert len(texts) == len(set(texts)) and set(texts) in allowed, texts
             except BaseException as exc:  # reported by the main thread
                 errors.append(exc)
@@ -501,7 +511,7 @@ def test_reopening_with_same_model_keeps_data(tmp_path: Path) -> None:
     with ChunkStore(tmp_path / "db", MODEL, DIM) as again:
         assert not again.rebuilt and again.rebuild_reason is None
         assert again.stats() == {"files": 1, "chunks": 1}
-        assert [h.path for h in again.search_fts("alpha", 3)] == ["a.py"]
+        assert [h.span.path for h in again.search_fts("alpha", 3)] == ["a.py"]
     meta = json.loads((tmp_path / "db" / "meta.json").read_text())
     assert (meta["model"], meta["dimension"]) == (MODEL, DIM)
     assert meta["schema_version"] >= 1
@@ -617,14 +627,14 @@ def test_weird_fts_queries_do_not_raise(store: ChunkStore, query: str) -> None:
     put(store, "a.py", chunk("a.py", "def parse_config(path): return x"))
 
     assert isinstance(store.search_fts(query, 5), list)
-    assert isinstance(store.search_hybrid(query, vec("q"), 5), list)
+    assert isinstance(hybrid(store, query, vec("q"), 5), list)
 
 
 def test_punctuated_query_still_matches_its_words(store: ChunkStore) -> None:
     put(store, "a.py", chunk("a.py", "def parse_config(path): return x"))
 
     assert fts_terms('parse_config("a:b") -x*') == "parse_config a b x"
-    assert [h.path for h in store.search_fts('parse_config("path")', 5)] == ["a.py"]
+    assert [h.span.path for h in store.search_fts('parse_config("path")', 5)] == ["a.py"]
 
 
 def test_odd_paths_are_stored_and_removed_exactly(store: ChunkStore) -> None:
@@ -635,13 +645,13 @@ def test_odd_paths_are_stored_and_removed_exactly(store: ChunkStore) -> None:
     store.remove_files(paths[:2])
 
     assert set(store.all_files()) == set(paths[2:])
-    assert {h.path for h in store.search_fts("shared", 10)} == set(paths[2:])
+    assert {h.span.path for h in store.search_fts("shared", 10)} == set(paths[2:])
 
 
 def test_empty_store_searches_return_nothing(store: ChunkStore) -> None:
     assert store.search_vector(vec("q"), 5) == []
     assert store.search_fts("anything", 5) == []
-    assert store.search_hybrid("anything", vec("q"), 5) == []
+    assert hybrid(store, "anything", vec("q"), 5) == []
     assert store.known_vectors(["0" * 64]) == {}
     assert store.all_files() == {}
     assert store.stats() == {"files": 0, "chunks": 0}
@@ -692,5 +702,5 @@ def test_lancedb_caches_stay_within_their_caps(
             store.remove_file(path)
         else:
             put(store, path, chunk(path, f"def churn_{n}(): return {n}"), file_hash=str(n))
-        store.search_hybrid("churn return", vec(str(n)), 5)
+        hybrid(store, "churn return", vec(str(n)), 5)
     assert store._cache.size_bytes <= 2.5 * cap
