@@ -60,7 +60,7 @@ from benchmarks.common import (
 from lsp_ai.evaluation.metrics import line_scores
 from lsp_ai.governor import cores
 from lsp_ai.inference.discovery import embedded_gguf
-from tests.llama_server import free_port, start_llama_server, stop
+from tests.harness.llama_server import free_port, start_llama_server, stop
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
 

@@ -14,7 +14,7 @@ from lsprotocol import types as lsp
 
 from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
 from tests.e2e.test_server import inline
-from tests.llama_server import free_port, start_llama_server, stop
+from tests.harness.llama_server import free_port, start_llama_server, stop
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
