@@ -30,18 +30,13 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import (
-    EVAL_DATA,
-    config_env,
-    percentiles,
-    server,
-    wait_indexed,
-    write_result,
-)
+from benchmarks.common import EVAL_DATA, bench_settings, percentiles, wait_indexed, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
 from lsp_ai.index.discover import FileFilter, language_for, read_text
 from lsp_ai.services import Services
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import lsp_session
 
 DEFAULT_PACKAGES = ["rich==14.2.0"]
 
@@ -93,6 +88,11 @@ def raw_embed_seconds(svc: Services, root: Path) -> tuple[float, int]:
     return time.perf_counter() - started, len(unique)
 
 
+def db_env(db: Path) -> dict[str, str]:
+    """An isolated child process whose index is `db` (its HOME beside it)."""
+    return isolated_env(db.with_name(f"{db.name}-home"), bench_settings(db=db))
+
+
 def reopen_seconds(root: Path, db: Path) -> tuple[float, float]:
     """A fresh process re-opens the unchanged index: (whole process, crawl alone) seconds."""
     started = time.perf_counter()
@@ -100,7 +100,7 @@ def reopen_seconds(root: Path, db: Path) -> tuple[float, float]:
         [sys.executable, "-m", "lsp_ai", "index", str(root)],
         capture_output=True,
         text=True,
-        env=config_env(db),
+        env=db_env(db),
     )
     took = time.perf_counter() - started
     if out.returncode != 0:
@@ -117,22 +117,21 @@ def reported_seconds(summary: str) -> float:
 
 async def save_to_searchable(root: Path, db: Path, saves: int) -> list[float]:
     latencies = []
-    async with server(root, env=config_env(db)) as (client, _):
+    async with lsp_session(root, db_env(db)) as client:
         await wait_indexed(client)
         target = root / "bench_fresh.py"
         for i in range(saves):
             word = f"zqx{i}marmot{int(time.time() * 1000) % 100000}"
             target.write_text(f"def {word}_handler(event):\n    return event\n")
             started = time.perf_counter()
-            client.text_document_did_save(
+            client.notify(
+                lsp.TEXT_DOCUMENT_DID_SAVE,
                 lsp.DidSaveTextDocumentParams(
                     text_document=lsp.TextDocumentIdentifier(uri=target.as_uri())
-                )
+                ),
             )
             while True:
-                hits = await client.workspace_execute_command_async(
-                    lsp.ExecuteCommandParams(command="lsp-ai.search", arguments=[word, 1])
-                )
+                hits = await client.command_async("lsp-ai.search", word, 1)
                 if hits and word in hits[0]["text"]:
                     break
                 await asyncio.sleep(0.01)

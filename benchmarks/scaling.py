@@ -9,7 +9,7 @@ embeds a chunk once per distinct text, so copies that were identical would be fr
 `chunks_reused` in the results shows that nothing was deduplicated.
 
 Each size is indexed from scratch, into its own index folder, by a fresh process with its own
-HOME, XDG folders and config (`common.isolated_env`). That process does what
+HOME, XDG folders and config (`tests.harness.env.isolated_env`). That process does what
 `lsp-ai index ROOT` does (`IndexService.build` on the config the CLI would load), and times
 its parts by wrapping the methods the crawl calls:
 
@@ -52,13 +52,14 @@ from typing import Any
 
 from benchmarks.common import (
     SOURCE_PACKAGES,
-    isolated_env,
+    bench_settings,
     log,
     proc_memory_mb,
     source_pool,
     source_workspace,
     write_result,
 )
+from tests.harness.env import isolated_env
 
 SIZES = [100, 1_000, 10_000]
 QUICK_SIZES = [100, 1_000]
@@ -184,7 +185,7 @@ def measure(size: int, pool: list[tuple[Path, str]], work: Path) -> dict[str, An
     here = work / f"size-{size}"
     root = here / "workspace"
     workspace = source_workspace(pool, root, size)
-    env = isolated_env(here, here / "db")
+    env = isolated_env(here / "home", bench_settings(db=here / "db"))
     out, errors = here / "worker.json", here / "worker.stderr"
     cmd = [sys.executable, "-m", "benchmarks.scaling", "--worker", str(root), str(out)]
     started = time.perf_counter()
