@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,20 +28,21 @@ from lsprotocol import types as lsp
 
 from benchmarks.common import (
     EVAL_DATA,
+    bench_settings,
     log,
     percentiles,
-    server,
     wait_indexed,
-    write_config,
     write_result,
 )
 from benchmarks.indexing import cosqa_workspace
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import lsp_session
 
 
 async def run(root: Path, questions: list[str], work: Path) -> list[dict[str, Any]]:
     trace = work / "chat.jsonl"
-    config = write_config(work / "config.toml", {"models": {"chat": {"max_tokens": 16}}})
-    env = dict(os.environ, LSP_AI_CHAT_TRACE=str(trace), LSP_AI_CONFIG=str(config))
+    settings = bench_settings({"models": {"chat": {"max_tokens": 16}}})
+    env = isolated_env(work / "home", settings) | {"LSP_AI_CHAT_TRACE": str(trace)}
     first_delta: dict[str, float] = {}
 
     def on_progress(params: lsp.ProgressParams) -> None:
@@ -51,14 +51,15 @@ async def run(root: Path, questions: list[str], work: Path) -> list[dict[str, An
             first_delta.setdefault(str(params.token), time.perf_counter())
 
     rows = []
-    async with server(root, env, on_progress) as (client, _):
+    async with lsp_session(root, env) as client:
+        client.on(lsp.PROGRESS, on_progress)
         started = time.perf_counter()
         await wait_indexed(client)
         log(f"indexed in {time.perf_counter() - started:.0f} s")
         for i, question in enumerate(questions):
             token = f"q{i}"
             sent = time.perf_counter()
-            result = await client.protocol.send_request_async(
+            result = await client.call_async(
                 "$/chat", {"message": question, "partialResultToken": token}
             )
             done = time.perf_counter()
@@ -72,7 +73,7 @@ async def run(root: Path, questions: list[str], work: Path) -> list[dict[str, An
                     "prompt_ms": t.get("prompt", 0.0),
                     "model_first_token_ms": t.get("first_token", 0.0),
                     "prompt_tokens": record["prompt_tokens"],
-                    "sources": len(getattr(result, "sources", None) or result["sources"]),
+                    "sources": len(result["sources"]),
                 }
             )
             log(f"  {i + 1}/{len(questions)}: {rows[-1]['client_first_delta_ms']:.0f} ms")

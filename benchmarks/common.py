@@ -1,4 +1,8 @@
-"""Helpers shared by the benchmark scripts: a real server over stdio, percentiles, results."""
+"""Helpers shared by the benchmark scripts: settings, workspaces, percentiles, results.
+
+The server runs under the tests' client (`tests.harness.lsp_client.lsp_session`) in their
+isolated environment (`tests.harness.env.isolated_env`, its config from `bench_settings`).
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,13 @@ import tarfile
 import tempfile
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.lsp.client import LanguageClient
 
 from lsp_ai.config import deep_merge
+from tests.harness.lsp_client import LspClient
 
 RESULTS = Path(__file__).parent / "results"
 # Public benchmark data (../shared/eval-data), read in place, never copied into the repository.
@@ -94,81 +96,6 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-@asynccontextmanager
-async def server(
-    root: Path,
-    env: dict[str, str] | None = None,
-    on_progress: Callable[[lsp.ProgressParams], None] | None = None,
-    on_initialize: Callable[[LanguageClient], Awaitable[None]] | None = None,
-    on_stderr: Callable[[str], None] | None = None,
-) -> AsyncIterator[tuple[LanguageClient, float]]:
-    """A real `lsp-ai serve` on stdio; yields the client and the initialize round trip in ms.
-
-    `on_initialize` runs between the initialize response and `initialized`, which is when
-    the server starts loading its models and indexing. `on_stderr` gets each line the server
-    writes to stderr (read in any case).
-    """
-    home = Path(tempfile.mkdtemp(prefix="lsp-ai-bench-"))
-    env = dict(env or os.environ, HOME=str(home))
-    if "LSP_AI_CONFIG" not in env:
-        env["LSP_AI_CONFIG"] = str(write_config(home / "config.toml", {}))
-    client = LanguageClient("lsp-ai-bench", "0")
-
-    @client.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)
-    def _create(params: Any) -> None:
-        return None
-
-    @client.feature(lsp.PROGRESS)
-    def _progress(params: Any) -> None:
-        if on_progress is not None:
-            on_progress(params)
-
-    @client.feature(lsp.WINDOW_LOG_MESSAGE)
-    def _log(params: Any) -> None:
-        return None
-
-    await client.start_io(sys.executable, "-m", "lsp_ai", "serve", env=env)
-    # pygls pipes the server's stderr and never reads it: once the pipe's 64 KB fill up (a
-    # llama.cpp line per completion does it in a long run), the server blocks writing a log.
-    proc = getattr(client, "_server", None)  # set by start_io
-    drain = None
-    if isinstance(proc, asyncio.subprocess.Process) and proc.stderr is not None:
-        drain = asyncio.ensure_future(read_lines(proc.stderr, on_stderr))
-    started = time.perf_counter()
-    await client.initialize_async(
-        lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(
-                window=lsp.WindowClientCapabilities(work_done_progress=True)
-            ),
-            root_uri=root.as_uri(),
-            process_id=os.getpid(),
-        )
-    )
-    init_ms = (time.perf_counter() - started) * 1000
-    if on_initialize is not None:
-        await on_initialize(client)
-    client.initialized(lsp.InitializedParams())
-    try:
-        yield client, init_ms
-    finally:
-        await client.shutdown_async(None)
-        client.exit(None)
-        await client.stop()
-        if drain is not None:  # the last lines the server wrote before it exited
-            await asyncio.wait([drain], timeout=5)
-
-
-async def read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None] | None) -> None:
-    """Read `stream` to its end, passing each line to `on_line` (if any)."""
-    pending = b""
-    while chunk := await stream.read(65536):  # not readline: it fails on a line over 64 KB
-        *lines, pending = (pending + chunk).split(b"\n")
-        for line in lines if on_line is not None else ():
-            on_line(line.decode(errors="replace").rstrip())
-    if pending and on_line is not None:
-        on_line(pending.decode(errors="replace").rstrip())
-
-
 def fetch_sdist(spec: str, dest: Path) -> Path | None:
     """Download and unpack one sdist; None (reported) when that fails."""
     downloads = dest / "sdists" / spec
@@ -190,12 +117,10 @@ def fetch_sdist(spec: str, dest: Path) -> Path | None:
     return found[0] if found else None
 
 
-async def wait_indexed(client: LanguageClient) -> None:
+async def wait_indexed(client: LspClient) -> None:
     """Until the server has indexed its workspace and loaded every model."""
     while True:
-        status = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-        )
+        status = await client.command_async("lsp-ai.status")
         ready = all(m["state"] == "ready" for m in status["models"].values())
         if status["pending"] == 0 and status["indexedFiles"] > 0 and ready:
             return
@@ -205,63 +130,18 @@ async def wait_indexed(client: LanguageClient) -> None:
 Settings = dict[str, Any]
 
 
-def bench_settings(settings: Settings) -> Settings:
-    """The suite runner's model choices (``LSP_AI_BENCH_MODELS``) under a suite's `settings`.
+def bench_settings(settings: Settings | None = None, db: Path | None = None) -> Settings:
+    """A suite's `settings` (and its index folder `db`) over the runner's model choices.
 
-    A suite's own settings win: the completion replay names its model per layout itself.
+    The runner (``LSP_AI_BENCH_MODELS``) names the models; a suite's own settings win: the
+    completion replay names its model per layout itself. The result is what a suite gives
+    `tests.harness.env.isolated_env` as the user config of its server or child process.
     """
     runner = tomllib.loads(os.environ.get("LSP_AI_BENCH_MODELS", ""))
-    return deep_merge(runner, settings)
-
-
-def toml_text(settings: Settings, prefix: str = "") -> str:
-    """A config file for these settings: tables of strings, numbers, booleans and lists."""
-    plain = {k: v for k, v in settings.items() if not isinstance(v, dict)}
-    lines = [f"[{prefix}]"] if prefix and plain else []
-    lines += [f"{k} = {json.dumps(v)}" for k, v in plain.items()]
-    text = "\n".join(lines) + ("\n" if lines else "")
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            text += toml_text(value, f"{prefix}.{key}" if prefix else key)
-    return text
-
-
-def write_config(path: Path, settings: Settings) -> Path:
-    """A user config file (``LSP_AI_CONFIG``) with `settings` and the runner's model choices."""
-    path.write_text(toml_text(bench_settings(settings)))
-    return path
-
-
-def config_env(db: Path, extra: Settings | None = None) -> dict[str, str]:
-    """Point a child process at the benchmark's database through a user config file.
-
-    The file lives outside the workspace: a `.lsp-ai.toml` inside it would itself be indexed.
-    `extra` is more settings for the same file.
-    """
-    settings = deep_merge({"index": {"db_path": str(db)}}, extra or {})
-    cfg = write_config(db.parent / "bench-config.toml", settings)
-    return {**os.environ, "LSP_AI_CONFIG": str(cfg)}
-
-
-def isolated_env(work: Path, db: Path, extra: Settings | None = None) -> dict[str, str]:
-    """`config_env`, and a child that reads and writes nothing of the user's.
-
-    HOME and the XDG folders (caches, logs, sessions) point into `work`, and the Hugging
-    Face hub stays offline: the default models ship inside installed packages.
-    """
-    env = config_env(db, extra)
-    home = work / "home"
-    for var, sub in (
-        ("HOME", "."),
-        ("XDG_CACHE_HOME", ".cache"),
-        ("XDG_CONFIG_HOME", ".config"),
-        ("XDG_DATA_HOME", ".local/share"),
-        ("XDG_STATE_HOME", ".local/state"),
-    ):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str((home / sub).resolve())
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
+    own = settings or {}
+    if db is not None:
+        own = deep_merge({"index": {"db_path": str(db)}}, own)
+    return deep_merge(runner, own)
 
 
 def proc_memory_mb(pid: int) -> dict[str, float]:

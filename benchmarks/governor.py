@@ -38,19 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.lsp.client import LanguageClient
 
 from benchmarks.common import (
+    bench_settings,
     did_change,
-    isolated_env,
     log,
     percentiles,
-    server,
     source_pool,
     source_workspace,
     write_result,
 )
 from benchmarks.memory import Sampler, server_pid
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, lsp_session
 
 FILES, QUICK_FILES = 400, 150
 KEYS, QUICK_KEYS = 60, 30
@@ -59,10 +59,8 @@ BUDGET_MB = 1500
 SETTINGS = {"governor": 800, "no typing pause": 0}  # label -> resources.quiet_ms
 
 
-async def status(client: LanguageClient) -> dict[str, Any]:
-    result: Any = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-    )
+async def status(client: LspClient) -> dict[str, Any]:
+    result: Any = await client.command_async("lsp-ai.status")
     return dict(result)
 
 
@@ -84,23 +82,25 @@ def typing_file(root: Path) -> Path:
 class Typist:
     """Types lines of one open document back in, asking for a completion after each key."""
 
-    def __init__(self, client: LanguageClient, path: Path) -> None:
+    def __init__(self, client: LspClient, path: Path) -> None:
         self.client = client
         self.uri = path.as_uri()
         self.lines = path.read_text().split("\n")
         self.rows = typing_lines(path.read_text())
         self.version = 1
-        client.text_document_did_open(
+        client.notify(
+            lsp.TEXT_DOCUMENT_DID_OPEN,
             lsp.DidOpenTextDocumentParams(
                 text_document=lsp.TextDocumentItem(
                     uri=self.uri, language_id="python", version=1, text="\n".join(self.lines)
                 )
-            )
+            ),
         )
 
     def _change(self, start: lsp.Position, end: lsp.Position, text: str) -> None:
         self.version += 1
-        self.client.text_document_did_change(did_change(self.uri, self.version, start, end, text))
+        params = did_change(self.uri, self.version, start, end, text)
+        self.client.notify(lsp.TEXT_DOCUMENT_DID_CHANGE, params)
 
     async def type_keys(self, keys: int, rows: list[int]) -> list[float]:
         """Latency (ms) of the completion after each of `keys` keystrokes on `rows`."""
@@ -117,14 +117,15 @@ class Typist:
                     break
                 started = time.perf_counter()
                 self._change(lsp.Position(row, col), lsp.Position(row, col), line[col])
-                await self.client.text_document_inline_completion_async(
+                await self.client.call_async(
+                    lsp.TEXT_DOCUMENT_INLINE_COMPLETION,
                     lsp.InlineCompletionParams(
                         text_document=lsp.TextDocumentIdentifier(uri=self.uri),
                         position=lsp.Position(row, col + 1),
                         context=lsp.InlineCompletionContext(
                             trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
                         ),
-                    )
+                    ),
                 )
                 ms = (time.perf_counter() - started) * 1000
                 took.append(round(ms, 1))
@@ -160,10 +161,10 @@ async def run_setting(root: Path, work: Path, quiet_ms: int, keys: int, budget: 
         "resources": {"quiet_ms": quiet_ms, "max_rss_mb": budget},
         "completion": {"speculative": False},
     }
-    env = isolated_env(work, work / "db", settings)
+    env = isolated_env(work / "home", bench_settings(settings, db=work / "db"))
     trace = work / "completion-trace.jsonl"
     env["LSP_AI_COMPLETION_TRACE"] = str(trace)
-    async with server(root, env) as (client, _):
+    async with lsp_session(root, env) as client:
         sampler = Sampler(server_pid(client))
         sampler.start()
         crawl_started = time.perf_counter()

@@ -30,19 +30,14 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from benchmarks.common import (
-    EVAL_DATA,
-    config_env,
-    percentiles,
-    server,
-    wait_indexed,
-    write_result,
-)
+from benchmarks.common import EVAL_DATA, bench_settings, percentiles, wait_indexed, write_result
 from lsp_ai.config import parse_config
 from lsp_ai.index.chunker import chunk_file
 from lsp_ai.index.discover import FileFilter, read_text
 from lsp_ai.languages import language_for
 from lsp_ai.wiring import Wiring
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import lsp_session
 
 DEFAULT_PACKAGES = ["rich==14.2.0"]
 
@@ -81,17 +76,22 @@ def wiring_for(root: Path, db: Path) -> Wiring:
     return Wiring(cfg, [root])
 
 
-def raw_embed_seconds(svc: Wiring, root: Path) -> tuple[float, int]:
+def raw_embed_seconds(wiring: Wiring, root: Path) -> tuple[float, int]:
     """The embedder alone on the same chunk texts the pipeline embedded."""
     texts = []
     for f in FileFilter(root).walk():
         fc = chunk_file(f.rel, read_text(f.path), language_for(f.rel))
         texts.extend(c.embed_text for c in fc.chunks)
     unique = list(dict.fromkeys(texts))  # the pipeline embeds each distinct text once
-    embedder = svc.models.embedding.get()
+    embedder = wiring.models.embedding.get()
     started = time.perf_counter()
     embedder.embed(unique, "document")
     return time.perf_counter() - started, len(unique)
+
+
+def db_env(db: Path) -> dict[str, str]:
+    """An isolated child process whose index is `db` (its HOME beside it)."""
+    return isolated_env(db.with_name(f"{db.name}-home"), bench_settings(db=db))
 
 
 def reopen_seconds(root: Path, db: Path) -> tuple[float, float]:
@@ -101,7 +101,7 @@ def reopen_seconds(root: Path, db: Path) -> tuple[float, float]:
         [sys.executable, "-m", "lsp_ai", "index", str(root)],
         capture_output=True,
         text=True,
-        env=config_env(db),
+        env=db_env(db),
     )
     took = time.perf_counter() - started
     if out.returncode != 0:
@@ -118,22 +118,21 @@ def reported_seconds(summary: str) -> float:
 
 async def save_to_searchable(root: Path, db: Path, saves: int) -> list[float]:
     latencies = []
-    async with server(root, env=config_env(db)) as (client, _):
+    async with lsp_session(root, db_env(db)) as client:
         await wait_indexed(client)
         target = root / "bench_fresh.py"
         for i in range(saves):
             word = f"zqx{i}marmot{int(time.time() * 1000) % 100000}"
             target.write_text(f"def {word}_handler(event):\n    return event\n")
             started = time.perf_counter()
-            client.text_document_did_save(
+            client.notify(
+                lsp.TEXT_DOCUMENT_DID_SAVE,
                 lsp.DidSaveTextDocumentParams(
                     text_document=lsp.TextDocumentIdentifier(uri=target.as_uri())
-                )
+                ),
             )
             while True:
-                hits = await client.workspace_execute_command_async(
-                    lsp.ExecuteCommandParams(command="lsp-ai.search", arguments=[word, 1])
-                )
+                hits = await client.command_async("lsp-ai.search", word, 1)
                 if hits and word in hits[0]["text"]:
                     break
                 await asyncio.sleep(0.01)
@@ -156,11 +155,11 @@ def reopen_at_scale(tmp: Path, files: int) -> dict[str, Any]:
     """Index `files` files once, then time a fresh process re-opening them unchanged."""
     root = cosqa_workspace(tmp, files)
     db = tmp / "db-reopen"
-    svc = wiring_for(root, db)
+    wiring = wiring_for(root, db)
     started = time.perf_counter()
-    svc.index.build()
+    wiring.index.build()
     build_s = time.perf_counter() - started
-    svc.close()
+    wiring.close()
     process_s, crawl_s = reopen_seconds(root, db)
     return {
         "files": files,
@@ -179,17 +178,17 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lsp-ai-index-bench-"))
     root = fetch_sdists(args.packages, tmp)
     db = tmp / "db"
-    svc = wiring_for(root, db)
-    svc.models.embedding.get()  # load the model first so neither side pays for it
+    wiring = wiring_for(root, db)
+    wiring.models.embedding.get()  # load the model first so neither side pays for it
     started = time.perf_counter()
-    files = svc.index.build()
+    files = wiring.index.build()
     total_s = time.perf_counter() - started
-    crawl = svc.index.last_crawl
+    crawl = wiring.index.last_crawl
     assert crawl is not None
-    raw_s, raw_chunks = raw_embed_seconds(svc, root)
-    chunks = svc.index.stats()["chunks"]
+    raw_s, raw_chunks = raw_embed_seconds(wiring, root)
+    chunks = wiring.index.stats()["chunks"]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    svc.close()
+    wiring.close()
     reopen_s, reopen_crawl_s = reopen_seconds(root, db)
     saves = asyncio.run(save_to_searchable(root, db, args.saves))
     at_scale = reopen_at_scale(tmp, args.reopen_files) if args.reopen_files else {}

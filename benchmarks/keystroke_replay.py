@@ -36,7 +36,6 @@ import argparse
 import ast
 import asyncio
 import json
-import os
 import random
 import tempfile
 import time
@@ -47,20 +46,21 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from benchmarks.common import (
+    bench_settings,
     did_change,
     fetch_sdist,
     log,
     percentiles,
     ran_model,
-    server,
     wait_indexed,
-    write_config,
     write_result,
 )
 from lsp_ai.evaluation.metrics import line_scores
 from lsp_ai.governor import cores
 from lsp_ai.inference.discovery import embedded_gguf
-from tests.llama_server import free_port, start_llama_server, stop
+from tests.harness.env import isolated_env
+from tests.harness.llama_server import free_port, start_llama_server, stop
+from tests.harness.lsp_client import LspClient, lsp_session
 
 PAUSE_PROBABILITY = 0.2  # at a word boundary
 
@@ -220,7 +220,7 @@ class Typist:
     """Types one function body into an open document and asks for ghost text as it goes."""
 
     def __init__(
-        self, client: Any, uri: str, target: Target, trace: TraceReader, raw: RawModel | None
+        self, client: LspClient, uri: str, target: Target, trace: TraceReader, raw: RawModel | None
     ) -> None:
         self.client, self.uri, self.target, self.trace, self.raw = client, uri, target, trace, raw
         self.version = 1
@@ -234,19 +234,21 @@ class Typist:
     def insert(self, text: str) -> None:
         here = self._cursor()
         self.version += 1
-        self.client.text_document_did_change(did_change(self.uri, self.version, here, here, text))
+        params = did_change(self.uri, self.version, here, here, text)
+        self.client.notify(lsp.TEXT_DOCUMENT_DID_CHANGE, params)
         self.typed += text
 
     async def ask(self, kind: str, truth: str | None, first: bool) -> str:
         started = time.perf_counter()
-        result = await self.client.text_document_inline_completion_async(
+        result = await self.client.call_async(
+            lsp.TEXT_DOCUMENT_INLINE_COMPLETION,
             lsp.InlineCompletionParams(
                 text_document=lsp.TextDocumentIdentifier(uri=self.uri),
                 position=self._cursor(),
                 context=lsp.InlineCompletionContext(
                     trigger_kind=lsp.InlineCompletionTriggerKind.Automatic
                 ),
-            )
+            ),
         )
         client_ms = (time.perf_counter() - started) * 1000
         items = result.items if isinstance(result, lsp.InlineCompletionList) else []
@@ -328,10 +330,10 @@ async def replay_on(
     # The typed functions never come from tests or docs: leave those out of the index.
     index = {"exclude": ["tests/", "docs/"]}
     settings = {"completion": flags, "models": {"completion": model_settings}, "index": index}
-    config = write_config(work / "config.toml", settings)
-    env = dict(os.environ, LSP_AI_COMPLETION_TRACE=str(trace.path), LSP_AI_CONFIG=str(config))
+    env = isolated_env(work / "home", bench_settings(settings))
+    env["LSP_AI_COMPLETION_TRACE"] = str(trace.path)
     rows: list[dict[str, Any]] = []
-    async with server(repo, env) as (client, _):
+    async with lsp_session(repo, env) as client:
         await wait_indexed(client)
         for t_i, target in enumerate(targets):
             path = repo / target.rel
@@ -340,18 +342,13 @@ async def replay_on(
             head = "\n".join(lines[: target.start])
             tail = "\n".join(lines[target.end + 1 :])
             uri = path.as_uri()
-            client.text_document_did_open(
-                lsp.DidOpenTextDocumentParams(
-                    text_document=lsp.TextDocumentItem(
-                        uri=uri, language_id="python", version=1, text=f"{head}\n\n{tail}"
-                    )
-                )
-            )
+            client.open_doc(path, f"{head}\n\n{tail}")
             typist = Typist(client, uri, target, trace, raw)
             await typist.type_body(body, seed + t_i)
             rows.extend(typist.rows)
-            client.text_document_did_close(
-                lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+            client.notify(
+                lsp.TEXT_DOCUMENT_DID_CLOSE,
+                lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)),
             )
             log(f"  {target.rel}:{target.name}: {len(rows)} requests so far")
     return rows

@@ -1,11 +1,12 @@
 """Memory of the real `lsp-ai serve` process: idle, after indexing, and under load.
 
-The server runs as an editor starts it, on stdio under pygls' client (`common.server`), with
-its own HOME, XDG folders and config (`common.isolated_env`). Its pid is the subprocess the
-client started. From the initialize response to shutdown a thread reads, every 100 ms,
-/proc/<pid>/status of the server (VmRSS: resident now; VmHWM: highest so far) and the VmRSS
-of each of its descendants (the process tree: the server runs ctags while it indexes; the
-tree's sum counts shared pages once per process).
+The server runs as an editor starts it, on stdio under the tests' client
+(`tests.harness.lsp_client`), with its own HOME, XDG folders and config
+(`tests.harness.env.isolated_env`). Its pid is the subprocess the client started. From
+the initialize response to shutdown a thread reads, every 100 ms, /proc/<pid>/status of
+the server (VmRSS: resident now; VmHWM: highest so far) and the VmRSS of each of its
+descendants (the process tree: the server runs ctags while it indexes; the tree's sum
+counts shared pages once per process).
 
 Phases, each reported with RSS now and the peak (VmHWM) so far:
 (a) `idle_after_initialize`: 1 s after the initialize response, before `initialized` is
@@ -37,18 +38,18 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.lsp.client import LanguageClient
 
 from benchmarks.common import (
-    isolated_env,
+    bench_settings,
     log,
     proc_memory_mb,
-    server,
     source_pool,
     source_workspace,
     wait_indexed,
     write_result,
 )
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, lsp_session
 
 FILES, QUICK_FILES = 1_000, 300
 QUESTIONS = [
@@ -67,11 +68,9 @@ PAUSE_S = 1.0
 IDLE_S = 1.0
 
 
-def server_pid(client: LanguageClient) -> int:
-    """The `lsp-ai serve` process: the subprocess the pygls client started."""
-    proc = getattr(client, "_server", None)  # set by JsonRPCClient.start_io
-    if not isinstance(proc, asyncio.subprocess.Process):
-        raise RuntimeError("the client has no server process")
+def server_pid(client: LspClient) -> int:
+    """The `lsp-ai serve` process: the subprocess the client started."""
+    proc = client.proc
     cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
     if b"lsp_ai" not in cmdline or b"serve" not in cmdline:
         raise RuntimeError(f"pid {proc.pid} is not lsp-ai serve: {cmdline!r}")
@@ -135,12 +134,12 @@ class Sampler(threading.Thread):
         return [s for s in self.samples if s["phase"] == phase]
 
 
-async def chats(client: LanguageClient, questions: list[str]) -> list[float]:
+async def chats(client: LspClient, questions: list[str]) -> list[float]:
     """Ask each question in turn; seconds per answer."""
     took = []
     for i, question in enumerate(questions):
         started = time.perf_counter()
-        await client.protocol.send_request_async(
+        await client.call_async(
             "$/chat", {"message": question, "partialResultToken": f"memory-{i}"}
         )
         took.append(round(time.perf_counter() - started, 2))
@@ -152,18 +151,14 @@ def completion_file(root: Path) -> Path:
     return max(sorted(root.glob("copy000/**/*.py")), key=lambda p: p.stat().st_size)
 
 
-async def completions(client: LanguageClient, path: Path, count: int) -> list[float]:
+async def completions(client: LspClient, path: Path, count: int) -> list[float]:
     """`count` inline completions at line ends of `path`; seconds per completion.
 
     A pause follows each: a person reads the suggestion, then types on.
     """
     text = path.read_text()
     uri = path.as_uri()
-    client.text_document_did_open(
-        lsp.DidOpenTextDocumentParams(
-            text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
-        )
-    )
+    client.open_doc(path, text)
     spots = [
         lsp.Position(line=i, character=len(line))
         for i, line in enumerate(text.split("\n"))
@@ -172,14 +167,15 @@ async def completions(client: LanguageClient, path: Path, count: int) -> list[fl
     took: list[float] = []
     for i in range(count):
         started = time.perf_counter()
-        await client.text_document_inline_completion_async(
+        await client.call_async(
+            lsp.TEXT_DOCUMENT_INLINE_COMPLETION,
             lsp.InlineCompletionParams(
                 text_document=lsp.TextDocumentIdentifier(uri=uri),
                 position=spots[i % len(spots)],
                 context=lsp.InlineCompletionContext(
                     trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
                 ),
-            )
+            ),
         )
         took.append(round(time.perf_counter() - started, 3))
         await asyncio.sleep(PAUSE_S)
@@ -191,11 +187,11 @@ def _peak(window: list[dict[str, Any]], key: str) -> float | None:
 
 
 async def measure(root: Path, work: Path, questions: list[str], requests: int) -> dict[str, Any]:
-    env = isolated_env(work, work / "db", CHAT_CONFIG)
+    env = isolated_env(work / "home", bench_settings(CHAT_CONFIG, db=work / "db"))
     started: list[Sampler] = []
     phases: list[dict[str, Any]] = []
 
-    async def idle(client: LanguageClient) -> None:
+    async def idle(client: LspClient) -> None:
         sampler = Sampler(server_pid(client))
         sampler.start()
         started.append(sampler)
@@ -203,14 +199,12 @@ async def measure(root: Path, work: Path, questions: list[str], requests: int) -
         phases.append({"phase": "idle_after_initialize", **sampler.now()})
         log(f"idle after initialize: {phases[-1]}")
 
-    async with server(root, env, on_initialize=idle) as (client, _):
+    async with lsp_session(root, env, on_initialize=idle) as client:
         sampler = started[0]
         sampler.phase = "indexing"
         t0 = time.perf_counter()
         await wait_indexed(client)
-        status = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-        )
+        status = await client.command_async("lsp-ai.status")
         assert status is not None
         phases.append(
             {

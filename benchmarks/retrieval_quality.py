@@ -184,19 +184,21 @@ def index_method(index: IndexService, mode: Any, expand: bool = False) -> Method
     return search
 
 
-def methods_for(svc: Wiring, root: Path, reranked: IndexService | None = None) -> dict[str, Method]:
+def methods_for(
+    wiring: Wiring, root: Path, reranked: IndexService | None = None
+) -> dict[str, Method]:
     """Every method compared, by name, in table order; the hook where new ones are added.
 
     ``reranked`` is a second `IndexService` over the same database with a cross-encoder.
     """
     methods = {
-        "bm25": index_method(svc.index, "fts"),
-        "vector": index_method(svc.index, "vector"),
-        "hybrid": index_method(svc.index, "hybrid"),
+        "bm25": index_method(wiring.index, "fts"),
+        "vector": index_method(wiring.index, "vector"),
+        "hybrid": index_method(wiring.index, "hybrid"),
     }
     if reranked is not None:
         methods[RERANK] = index_method(reranked, "hybrid")
-    methods["hybrid+graph"] = index_method(svc.index, "hybrid", expand=True)
+    methods["hybrid+graph"] = index_method(wiring.index, "hybrid", expand=True)
     methods["grep baseline"] = GrepBaseline(root).search
     return methods
 
@@ -310,19 +312,19 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
     assert not problems, problems
     with ExitStack() as stack:  # closed last in, first out: services, then the database
         stack.callback(shutil.rmtree, db, ignore_errors=True)
-        svc = Wiring(cfg, [corpus.root])
-        stack.callback(svc.close)
+        wiring = Wiring(cfg, [corpus.root])
+        stack.callback(wiring.close)
         started = time.perf_counter()
-        svc.models.embedding.get()
+        wiring.models.embedding.get()
         model_s = time.perf_counter() - started
         log(f"[{corpus.name}] indexing {corpus.root} ...")
         started = time.perf_counter()
-        files = svc.index.build()
+        files = wiring.index.build()
         build_s = time.perf_counter() - started
-        crawl = svc.index.last_crawl
+        crawl = wiring.index.last_crawl
         corpus.info.update(
             files=files,
-            chunks=svc.index.stats()["chunks"],
+            chunks=wiring.index.stats()["chunks"],
             queries=len(corpus.queries),
             build_s=round(build_s, 1),
             embed_s=round(crawl.embed_s, 1) if crawl else None,
@@ -335,10 +337,10 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
             # A second view of the same database, its hybrid hits reordered by the model. It
             # opens after the full-text index exists: two handles that both find it missing
             # would both build it, and the second commit fails.
-            svc.index.search(corpus.queries[0].text, 1, mode="fts")
+            wiring.index.search(corpus.queries[0].text, 1, mode="fts")
             reranked = IndexService(
                 [corpus.root],
-                embedder=svc.models.embedding.get,
+                embedder=wiring.models.embedding.get,
                 embedder_name=embedder_name(cfg.models.embedding),
                 db_path=str(db),
                 rerank=reranker,
@@ -346,7 +348,7 @@ def evaluate(corpus: Corpus, tmp: Path, reranker: CrossEncoderReranker | None) -
             stack.callback(reranked.close)
             reranked.build()  # nothing to embed: every file is already in the database
         results = {}
-        for name, method in methods_for(svc, corpus.root, reranked).items():
+        for name, method in methods_for(wiring, corpus.root, reranked).items():
             started = time.perf_counter()
             results[name] = run_method(method, corpus.queries)
             log(f"[{corpus.name}] {name}: {time.perf_counter() - started:.1f}s")

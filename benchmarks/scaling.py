@@ -9,7 +9,7 @@ embeds a chunk once per distinct text, so copies that were identical would be fr
 `chunks_reused` in the results shows that nothing was deduplicated.
 
 Each size is indexed from scratch, into its own index folder, by a fresh process with its own
-HOME, XDG folders and config (`common.isolated_env`). That process does what
+HOME, XDG folders and config (`tests.harness.env.isolated_env`). That process does what
 `lsp-ai index ROOT` does (`IndexService.build` on the config the CLI would load), and times
 its parts by wrapping the methods the crawl calls:
 
@@ -52,13 +52,14 @@ from typing import Any
 
 from benchmarks.common import (
     SOURCE_PACKAGES,
-    isolated_env,
+    bench_settings,
     log,
     proc_memory_mb,
     source_pool,
     source_workspace,
     write_result,
 )
+from tests.harness.env import isolated_env
 
 SIZES = [100, 1_000, 10_000]
 QUICK_SIZES = [100, 1_000]
@@ -110,11 +111,11 @@ def worker(root: Path, out: Path) -> None:
     cfg, problems = load_config(root)
     if problems:
         raise SystemExit(f"config: {problems}")
-    svc = Wiring(cfg, [root])
+    wiring = Wiring(cfg, [root])
     rss = {"imported": proc_memory_mb(me)["rss_mb"]}
     started = time.perf_counter()
     # What `build` does first: open LanceDB, and load MiniLM (a new database needs its size).
-    indexes = svc.index.indexes()
+    indexes = wiring.index.indexes()
     open_s = time.perf_counter() - started
     rss["model_ready"] = proc_memory_mb(me)["rss_mb"]
     totals: dict[str, float] = defaultdict(float)
@@ -134,20 +135,20 @@ def worker(root: Path, out: Path) -> None:
             samples.append({"s": round(now - build_started, 2), "files": done, "rss_mb": mem})
 
     build_started = time.perf_counter()
-    files = svc.index.build(progress)
+    files = wiring.index.build(progress)
     crawl_s = time.perf_counter() - build_started
-    crawl = svc.index.last_crawl
+    crawl = wiring.index.last_crawl
     assert crawl is not None
-    chunks = svc.index.stats()["chunks"]
+    chunks = wiring.index.stats()["chunks"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss["after_build"] = proc_memory_mb(me)["rss_mb"]
     rss["after_build_settled"] = _settled_rss()
     for idx in indexes:
         idx.symbols = SymbolTable()
     rss["without_symbol_table"] = _settled_rss()
-    svc.index.close()
+    wiring.index.close()
     rss["without_lancedb"] = _settled_rss()
-    svc.models.embedding.close()
+    wiring.models.embedding.close()
     rss["without_model"] = _settled_rss()
     db = indexes[0].db_dir
     stages = {
@@ -184,7 +185,7 @@ def measure(size: int, pool: list[tuple[Path, str]], work: Path) -> dict[str, An
     here = work / f"size-{size}"
     root = here / "workspace"
     workspace = source_workspace(pool, root, size)
-    env = isolated_env(here, here / "db")
+    env = isolated_env(here / "home", bench_settings(db=here / "db"))
     out, errors = here / "worker.json", here / "worker.stderr"
     cmd = [sys.executable, "-m", "benchmarks.scaling", "--worker", str(root), str(out)]
     started = time.perf_counter()

@@ -13,26 +13,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 
-from benchmarks.common import percentiles, server, write_result
+from benchmarks.common import bench_settings, percentiles, write_result
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, lsp_session
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def status(client: Any) -> dict[str, Any]:
-    result = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-    )
+async def status(client: LspClient) -> dict[str, Any]:
+    result: dict[str, Any] = await client.command_async("lsp-ai.status")
     return result
 
 
+def session() -> AbstractAsyncContextManager[LspClient]:
+    """The server on this repository, in a fresh isolated HOME."""
+    return lsp_session(ROOT, isolated_env(None, bench_settings()))
+
+
 async def startup_run() -> tuple[float, float]:
-    async with server(ROOT) as (client, init_ms):
+    async with session() as client:
+        assert client.init_ms is not None
+        init_ms = client.init_ms
         started = time.perf_counter()
         while True:
             models = (await status(client))["models"]
@@ -45,15 +53,15 @@ async def startup_run() -> tuple[float, float]:
 
 async def cancel_runs(delays: list[float]) -> list[float]:
     latencies = []
-    async with server(ROOT) as (client, _):
-        for delay in delays:
-            future = client.protocol.send_request(
-                "$/chat", {"message": "Explain how completion requests are cancelled."}
+    async with session() as client:
+        for i, delay in enumerate(delays):
+            msg_id = f"cancel-{i}"
+            future = client.send_request(
+                "$/chat", {"message": "Explain how completion requests are cancelled."}, msg_id
             )
             await asyncio.sleep(delay)
-            msg_id = next(k for k, v in client.protocol._request_futures.items() if v is future)
             sent = time.perf_counter()
-            client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+            client.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
             try:
                 await asyncio.wrap_future(future)
                 continue  # finished before the cancel landed: not a cancellation sample

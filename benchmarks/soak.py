@@ -1,7 +1,8 @@
 """Load and soak: the real server under an editor's mixed traffic for a bounded time.
 
-The server runs as an editor starts it (`common.server`: `lsp-ai serve` on stdio, its own
-HOME and config, the embedded models) on a workspace of real Python files, indexed first.
+The server runs as an editor starts it (`tests.harness.lsp_client.lsp_session`: `lsp-ai
+serve` on stdio, its own HOME and config, the embedded models) on a workspace of real
+Python files, indexed first.
 Then, for `--duration` seconds, these streams run at once (randomness seeded):
 
 - a typist types real files into new documents at 5-8 characters a second (Enter with its
@@ -65,15 +66,13 @@ from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.lsp.client import LanguageClient
 
 from benchmarks.common import (
+    bench_settings,
     did_change,
-    isolated_env,
     log,
     percentiles,
     proc_memory_mb,
-    server,
     source_pool,
     source_workspace,
     wait_indexed,
@@ -82,6 +81,8 @@ from benchmarks.common import (
 from benchmarks.memory import server_pid
 from lsp_ai.records import CHAT_TRACE_ENV as CHAT_ENV
 from lsp_ai.records import COMPLETION_TRACE_ENV as COMPLETION_ENV
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, lsp_session
 
 DURATION_S, QUICK_DURATION_S = 300.0, 45.0
 FILES, QUICK_FILES = 60, 30
@@ -141,11 +142,6 @@ class Malformed(Exception):
     """A result that breaks the contract (section 3 and 4 of the spec)."""
 
 
-def field_of(obj: Any, key: str) -> Any:
-    """A key of a result, whether pygls left it a dict or made it a namedtuple."""
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-
-
 # -- requests and their outcomes -------------------------------------------------------------
 
 
@@ -153,7 +149,7 @@ def field_of(obj: Any, key: str) -> Any:
 class Ledger:
     """Sends requests, cancels some, and records how each ended and how long it took."""
 
-    client: LanguageClient
+    client: LspClient
     # One row per request: {"s": sent at, "label", "outcome", "ms", "cancel_reply_ms"?}.
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -167,15 +163,14 @@ class Ledger:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def alive(self) -> bool:
-        """Whether the server process still runs (the client started it: `_server`)."""
-        proc = getattr(self.client, "_server", None)
-        return proc is not None and proc.returncode is None
+        """Whether the server process still runs."""
+        return self.client.alive
 
     def dump_stacks(self, why: str) -> None:
         """The server's Python stacks (py-spy, if installed), once: what a hung request waits on."""
-        proc = getattr(self.client, "_server", None)
+        proc = self.client.proc
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        if self.stack_dump or proc is None or not Path(spy).exists():
+        if self.stack_dump or not Path(spy).exists():
             return
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             out = subprocess.run(
@@ -209,15 +204,13 @@ class Ledger:
         """
         msg_id = f"soak-{next(self._ids)}"
         label = label or method
-        if not self.alive():  # the client would wait forever for an answer
+        if not self.alive():  # nothing to ask
             at = round(time.perf_counter() - self.started, 2)
             self.rows.append({"s": at, "label": label, "outcome": "error", "ms": 0.0})
             return self.error(label, "the server has exited"), None
         started = time.perf_counter()
         # Our own id: the $/cancelRequest must name it.
-        future = asyncio.wrap_future(
-            self.client.protocol.send_request(method, params, msg_id=msg_id)
-        )
+        future = asyncio.wrap_future(self.client.send_request(method, params, msg_id))
         # An answer after a timeout has no reader: retrieve it so asyncio does not warn.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         cancelled_at: list[float] = []
@@ -247,9 +240,9 @@ class Ledger:
             self.timeouts += 1
             self.dump_stacks(f"{label} unanswered after {REQUEST_TIMEOUT_S:.0f} s")
             # Given up on: stop the server's work on it, as an editor would.
-            self.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+            self.client.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
             outcome = self.error(label, f"no answer in {REQUEST_TIMEOUT_S:.0f} s")
-        except RuntimeError as exc:  # what the client answers when the server exited
+        except RuntimeError as exc:  # ServerExited: the server is gone
             outcome = self.error(label, str(exc))
         finally:
             del self.in_flight[msg_id]
@@ -265,7 +258,7 @@ class Ledger:
         await asyncio.sleep(delay)
         if not future.done():
             sent.append(time.perf_counter())
-            self.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+            self.client.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
             self.notifications["$/cancelRequest"] += 1
 
     async def execute(
@@ -277,7 +270,7 @@ class Ledger:
         return await self.request(method, params, classify, label=label or command)
 
     def notify(self, method: str, params: Any) -> None:
-        self.client.protocol.notify(method, params)
+        self.client.notify(method, params)
         self.notifications[method] += 1
 
 
@@ -451,23 +444,12 @@ class Typist:
 # -- chat, queries -------------------------------------------------------------------------
 
 
-class Deltas(defaultdict[str, list[str]]):
-    """Chat text streamed through `$/progress`, per partialResultToken."""
-
-    def __init__(self) -> None:
-        super().__init__(list)
-
-    def on_progress(self, params: lsp.ProgressParams) -> None:
-        value = params.value
-        if isinstance(value, dict) and "delta" in value:
-            self[str(params.token)].append(value["delta"])
-
-
 class Chatter:
     """Asks one question after another, some about the typed document; cancels some."""
 
-    def __init__(self, ledger: Ledger, typist: Typist, deltas: Deltas, rng: random.Random) -> None:
-        self.ledger, self.typist, self.deltas, self.rng = ledger, typist, deltas, rng
+    def __init__(self, ledger: Ledger, typist: Typist, rng: random.Random) -> None:
+        self.ledger, self.typist, self.rng = ledger, typist, rng
+        self.deltas = ledger.client.deltas  # chat text streamed per partialResultToken
         self.session: str | None = None
 
     def params(self, n: int) -> dict[str, Any]:
@@ -496,7 +478,9 @@ class Chatter:
                 cancel = self.rng.uniform(*CHAT_CANCEL_AFTER_S)
 
             def classify(result: Any, token: str = token) -> str:
-                content, session = field_of(result, "content"), field_of(result, "sessionId")
+                if not isinstance(result, dict):
+                    raise Malformed(f"chat {str(result)[:200]}")
+                content, session = result.get("content"), result.get("sessionId")
                 if not isinstance(content, str) or not isinstance(session, str):
                     raise Malformed(f"chat {str(result)[:200]}")
                 if "".join(self.deltas.pop(token, [])).strip() != content.strip():
@@ -644,7 +628,7 @@ async def found(ledger: Ledger, token: str, path: str) -> bool:
     outcome, hits = await ledger.execute("lsp-ai.search", [token, 100], check_search, label)
     if outcome != "ok":
         return False
-    return any(field_of(h, "path") == path and token in field_of(h, "text") for h in hits)
+    return any(h["path"] == path and token in h["text"] for h in hits)
 
 
 # -- the server process --------------------------------------------------------------------
@@ -795,13 +779,13 @@ def typing_sources(root: Path, count: int = 12) -> list[Path]:
 
 
 async def run_streams(
-    ledger: Ledger, sampler: Sampler, root: Path, duration: float, seed: int, deltas: Deltas
+    ledger: Ledger, sampler: Sampler, root: Path, duration: float, seed: int
 ) -> dict[str, Any]:
     """The four streams for `duration` seconds, then the last answers, then the index check."""
     rng = random.Random(seed)
     sources = typing_sources(root)
     typist = Typist(ledger, root, sources, random.Random(rng.random()))
-    chatter = Chatter(ledger, typist, deltas, random.Random(rng.random()))
+    chatter = Chatter(ledger, typist, random.Random(rng.random()))
     churn = Churn(root, [p.read_text(errors="replace") for p in sources], seed)
     stop = asyncio.Event()
     churn.start()
@@ -838,18 +822,15 @@ async def run_streams(
 async def soak(root: Path, work: Path, duration: float, seed: int = 1) -> dict[str, Any]:
     """Run the soak against a real server on `root` (indexed first); the result JSON."""
     work.mkdir(parents=True, exist_ok=True)
-    env = isolated_env(work, work / "db", SETTINGS)
+    env = isolated_env(work / "home", bench_settings(SETTINGS, db=work / "db"))
     env[CHAT_ENV] = str(work / "chat-trace.jsonl")
     env[COMPLETION_ENV] = str(work / "completion-trace.jsonl")
-    deltas = Deltas()
     server_log = ServerLog()
 
-    async def listen(client: LanguageClient) -> None:
-        @client.feature(lsp.WINDOW_SHOW_MESSAGE)
-        def _show(params: lsp.ShowMessageParams) -> None:  # pygls marks the function itself
-            server_log.on_show_message(params)
+    async def listen(client: LspClient) -> None:
+        client.on(lsp.WINDOW_SHOW_MESSAGE, server_log.on_show_message)
 
-    async with server(root, env, deltas.on_progress, listen, server_log.add) as (client, _):
+    async with lsp_session(root, env, on_stderr=server_log.add, on_initialize=listen) as client:
         started = time.perf_counter()
         await wait_indexed(client)
         index_s = round(time.perf_counter() - started, 1)
@@ -857,13 +838,13 @@ async def soak(root: Path, work: Path, duration: float, seed: int = 1) -> dict[s
         ledger = Ledger(client)
         sampler = Sampler(server_pid(client), ledger.started)
         sampling = asyncio.ensure_future(sampler.run())
-        streams = await run_streams(ledger, sampler, root, duration, seed, deltas)
+        streams = await run_streams(ledger, sampler, root, duration, seed)
         label = "lsp-ai.status, after the run"
         outcome, status = await ledger.execute("lsp-ai.status", [], check_status, label)
         sampler.halt.set()
         await sampling
         final = {"alive": outcome == "ok", "status": status if outcome == "ok" else None}
-        proc = client._server  # type: ignore[attr-defined]
+        proc = client.proc
     return {
         "duration_s": duration,
         "index_s": index_s,

@@ -1,10 +1,11 @@
-"""Shared test helpers: a throw-away copy of the fixture repository and an isolated HOME."""
+"""Shared test fixtures: a throw-away copy of the fixture repository and a HOME folder.
+
+The environment a server or CLI process runs in is `tests.harness.env.isolated_env`.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,24 +24,6 @@ def make_workspace(dst: Path) -> Path:
     (dst / ".env").write_text("SECRET_TOKEN=do-not-index-me-4242\n")
     (dst / "debug.log").write_text("debug output do-not-index-log\n")
     return dst
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """Environment for a server or CLI process that cannot see the developer's config."""
-    env = dict(os.environ)
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_STATE_HOME=str(home / ".state"),
-        LSP_AI_CONFIG=str(home / "no-user-config.toml"),
-        PYTHONUNBUFFERED="1",
-        LSP_AI_LOG_LEVEL=os.environ.get("LSP_AI_LOG_LEVEL", ""),
-    )
-    return env
-
-
-SERVER_COMMAND = [sys.executable, "-m", "lsp_ai", "serve"]
 
 
 @pytest.fixture(scope="module")

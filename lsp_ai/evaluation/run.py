@@ -77,21 +77,21 @@ def evaluate(
             index=replace(cfg.index, db_path=str(Path(tmp) / "index")),
             completion=replace(cfg.completion, repo_context=True),
         )
-        svc = Wiring(run_cfg, [copy])
+        wiring = Wiring(run_cfg, [copy])
         try:
             clock = time.perf_counter()
-            svc.index.build(progress("Indexing a copy"))
+            wiring.index.build(progress("Indexing a copy"))
             timings["index"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            retrieval = _retrieval(svc, tasks.retrieval, opts.k, progress("Retrieval"))
+            retrieval = _retrieval(wiring, tasks.retrieval, opts.k, progress("Retrieval"))
             timings["retrieval"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            completion = _completion(svc, run_cfg, tasks.completion, progress("Completion"))
+            completion = _completion(wiring, run_cfg, tasks.completion, progress("Completion"))
             timings["completion"] = time.perf_counter() - clock
-            stats = svc.index.stats()
-            models = _models(svc, cfg)
+            stats = wiring.index.stats()
+            models = _models(wiring, cfg)
         finally:
-            svc.close()
+            wiring.close()
     timings["total"] = time.perf_counter() - started
     return {
         "root": str(root),
@@ -150,15 +150,15 @@ def cutoffs(k: int) -> list[int]:
 
 
 def _retrieval(
-    svc: Wiring, tasks: list[RetrievalTask], k: int, progress: Progress
+    wiring: Wiring, tasks: list[RetrievalTask], k: int, progress: Progress
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not tasks:
         return None, []
-    svc.index.search(tasks[0].query, k)  # untimed: the first search builds the text index
+    wiring.index.search(tasks[0].query, k)  # untimed: the first search builds the text index
     rows: list[dict[str, Any]] = []
     for n, task in enumerate(tasks, 1):
         started = time.perf_counter()
-        hits = svc.index.search(task.query, k)
+        hits = wiring.index.search(task.query, k)
         ms = (time.perf_counter() - started) * 1000
         found = [Hit(h.span.path, h.span.start_line, h.span.end_line) for h in hits]
         rank = first_rank(found, Query(task.query, task.path, task.lines))
@@ -183,14 +183,14 @@ def _retrieval(
 
 
 def _completion(
-    svc: Wiring, cfg: Config, tasks: list[CompletionTask], progress: Progress
+    wiring: Wiring, cfg: Config, tasks: list[CompletionTask], progress: Progress
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not tasks:
         return None, []
     # Untimed: the first generation after loading pays for paging the weights in, which
     # would count against whichever run goes first. Not a task: its prompt shares no prefix.
     warm = CompletionRequest("def f():\n    return ", 1, 11, "", "python", True)
-    svc.completion.complete(warm, CancelToken())
+    wiring.completion.complete(warm, CancelToken())
     rows: list[dict[str, Any]] = [
         {
             "path": t.path,
@@ -211,8 +211,8 @@ def _completion(
         # alike. Each gets a new completion service (the model and index stay loaded): no
         # prompt position carried over from the previous task, each is as cold as the other.
         for label, config in configs.items():
-            svc.apply_config(config)
-            row[label] = _complete(svc, task)
+            wiring.apply_config(config)
+            row[label] = _complete(wiring, task)
         progress(n, len(tasks))
     metrics: dict[str, Any] = {}
     for label in configs:
@@ -225,11 +225,11 @@ def _completion(
     return metrics, rows
 
 
-def _complete(svc: Wiring, task: CompletionTask) -> dict[str, Any]:
-    path = str(svc.roots[0] / task.path)  # in the copy: its symbols are the index's
+def _complete(wiring: Wiring, task: CompletionTask) -> dict[str, Any]:
+    path = str(wiring.roots[0] / task.path)  # in the copy: its symbols are the index's
     req = CompletionRequest(task.document, task.line, task.character, path, task.language, True)
     started = time.perf_counter()
-    result = svc.completion.complete(req, CancelToken())
+    result = wiring.completion.complete(req, CancelToken())
     ms = (time.perf_counter() - started) * 1000
     exact, similarity = line_scores(result.text, task.expected)
     return {
@@ -242,9 +242,9 @@ def _complete(svc: Wiring, task: CompletionTask) -> dict[str, Any]:
     }
 
 
-def _models(svc: Wiring, cfg: Config) -> dict[str, Any]:
+def _models(wiring: Wiring, cfg: Config) -> dict[str, Any]:
     """What each role resolved to: the configured names, and the loaded model's own facts."""
-    status = svc.models.status()
+    status = wiring.models.status()
     completion = cfg.models.completion
     if completion.backend == "llama_cpp" and "path" not in status["completion"]:
         # Not loaded (no completion tasks): say which file it would have been.
@@ -255,7 +255,7 @@ def _models(svc: Wiring, cfg: Config) -> dict[str, Any]:
         except ModelError as exc:
             status["completion"]["error"] = str(exc)
     embedding = cfg.models.embedding
-    loaded = svc.models.embedding.peek()
+    loaded = wiring.models.embedding.peek()
     return {
         "completion": {"backend": completion.backend, "model": completion.model}
         | status["completion"],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import isolated_env
+from tests.harness.env import isolated_env
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,9 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
 
-from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
 from tests.e2e.test_server import inline, insert_text
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = pytest.mark.e2e
 
@@ -26,17 +27,18 @@ pytestmark = pytest.mark.e2e
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def traced(
     workspace: Path, home: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RecordingClient, Path]]:
+) -> AsyncIterator[tuple[LspClient, Path]]:
     trace = tmp_path_factory.mktemp("trace") / "completion.jsonl"
-    async with lsp_session(workspace, home, env={"LSP_AI_COMPLETION_TRACE": str(trace)}) as c:
+    env = isolated_env(home) | {"LSP_AI_COMPLETION_TRACE": str(trace)}
+    async with lsp_session(workspace, env, capabilities=VS_CODE) as c:
 
-        def indexed(client: RecordingClient) -> bool:
+        def indexed(client: LspClient) -> bool:
             return any(
                 v and v[0].get("title") == "Indexing" and v[-1].get("kind") == "end"
                 for v in client.work_done.values()
             )
 
-        await c.wait_for_progress(indexed, timeout=300)
+        await c.wait_for_async(indexed, timeout=300)
         yield c, trace
 
 
@@ -45,7 +47,7 @@ def records(trace: Path) -> list[dict[str, Any]]:
 
 
 async def test_imported_signatures_reach_the_prompt_and_typing_reuses_the_cache(
-    traced: tuple[RecordingClient, Path], workspace: Path
+    traced: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, trace = traced
     text = (
@@ -54,7 +56,7 @@ async def test_imported_signatures_reach_the_prompt_and_typing_reuses_the_cache(
         "def low_stock(inv: Inventory) -> list[Item]:\n"
         "    return inv."
     )
-    uri = open_doc(client, workspace / "shop" / "report.py", text)
+    uri = client.open_doc(workspace / "shop" / "report.py", text)
     first = await inline(client, uri, 4, 15)
     assert isinstance(first, lsp.InlineCompletionList)
     insert_text(client, uri, 4, 15, "zz")  # not the suggestion: the model runs again
@@ -73,43 +75,44 @@ async def test_imported_signatures_reach_the_prompt_and_typing_reuses_the_cache(
 
 
 async def test_recently_visited_code_joins_the_context(
-    traced: tuple[RecordingClient, Path], workspace: Path
+    traced: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, trace = traced
-    open_doc(client, workspace / "web" / "cart.js", lang="javascript")
-    uri = open_doc(client, workspace / "shop" / "notes.py", "def summary():\n    return ")
+    client.open_doc(workspace / "web" / "cart.js", lang="javascript")
+    uri = client.open_doc(workspace / "shop" / "notes.py", "def summary():\n    return ")
     await inline(client, uri, 1, 11)
     last = records(trace)[-1]
     assert "# Path: web/cart.js" in last["prompt"]
 
 
 async def test_repo_context_can_be_turned_off(
-    traced: tuple[RecordingClient, Path], workspace: Path
+    traced: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, trace = traced
-    client.workspace_did_change_configuration(
+    client.notify(
+        lsp.WORKSPACE_DID_CHANGE_CONFIGURATION,
         lsp.DidChangeConfigurationParams(
             settings={"lsp-ai": {"completion": {"repoContext": False}}}
-        )
+        ),
     )
-    uri = open_doc(client, workspace / "shop" / "plain.py", "from shop.inventory import Item\nx = ")
+    uri = client.open_doc(workspace / "shop" / "plain.py", "from shop.inventory import Item\nx = ")
     await inline(client, uri, 1, 4)
     last = records(trace)[-1]
     assert last["context_snippets"] == 0 and "# Path:" not in last["prompt"]
 
 
 async def test_accepting_a_suggestion_is_answered_from_the_one_computed_ahead(
-    traced: tuple[RecordingClient, Path], workspace: Path
+    traced: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, trace = traced
     text = "def total(prices):\n    result = 0\n    for p in prices:\n        "
-    uri = open_doc(client, workspace / "shop" / "ahead.py", text)
+    uri = client.open_doc(workspace / "shop" / "ahead.py", text)
     first = await inline(client, uri, 3, 8, automatic=True)
     assert isinstance(first, lsp.InlineCompletionList) and first.items
     shown = str(first.items[0].insert_text)
     # The completion worker runs one job at a time: once a request on another document is
     # answered, the speculation queued before it has finished.
-    other = open_doc(client, workspace / "shop" / "other.py", "x = ")
+    other = client.open_doc(workspace / "shop" / "other.py", "x = ")
     await inline(client, other, 0, 4)
     insert_text(client, uri, 3, 8, shown)  # the user presses Tab
     end = text + shown

@@ -15,22 +15,21 @@ import pytest_asyncio
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 
-from tests.conftest import isolated_env
-from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(workspace: Path, home: Path) -> AsyncIterator[RecordingClient]:
-    async with lsp_session(workspace, home, env={"LSP_AI_LOG_LEVEL": "debug"}) as c:
+async def client(workspace: Path, home: Path) -> AsyncIterator[LspClient]:
+    env = isolated_env(home) | {"LSP_AI_LOG_LEVEL": "debug"}
+    async with lsp_session(workspace, env, capabilities=VS_CODE) as c:
         yield c
 
 
-async def execute(client: RecordingClient, command: str, *args: object) -> Any:
-    return await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command=command, arguments=list(args))
-    )
+async def execute(client: LspClient, command: str, *args: object) -> Any:
+    return await client.command_async(command, *args)
 
 
 def inline_params(uri: str, line: int, character: int) -> lsp.InlineCompletionParams:
@@ -41,17 +40,17 @@ def inline_params(uri: str, line: int, character: int) -> lsp.InlineCompletionPa
     )
 
 
-async def explain_last(client: RecordingClient, uri: str) -> dict[str, Any]:
+async def explain_last(client: LspClient, uri: str) -> dict[str, Any]:
     result = await execute(client, "lsp-ai.explainLastCompletion", uri)
     assert result["decision"]["uri"] == uri
     return result
 
 
 async def test_a_shown_completion_is_explained_with_its_model_work(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    uri = open_doc(client, workspace / "shop" / "d1.py", "def add(a, b):\n    return ")
-    await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    uri = client.open_doc(workspace / "shop" / "d1.py", "def add(a, b):\n    return ")
+    await client.call_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, 11))
     result = await explain_last(client, uri)
     decision, text = result["decision"], result["text"]
     assert decision["outcome"] in ("shown", "empty")
@@ -65,33 +64,32 @@ async def test_a_shown_completion_is_explained_with_its_model_work(
 
 
 async def test_comment_superseded_cancelled_and_private_are_told_apart(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    uri = open_doc(client, workspace / "shop" / "d2.py", "x = 1  # the value of ")
-    await client.text_document_inline_completion_async(inline_params(uri, 0, 22))
+    uri = client.open_doc(workspace / "shop" / "d2.py", "x = 1  # the value of ")
+    await client.call_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 0, 22))
     assert "cursor in a comment or string" in (await explain_last(client, uri))["text"]
 
-    uri = open_doc(client, workspace / "shop" / "d3.py", "def total(items):\n    return ")
+    uri = client.open_doc(workspace / "shop" / "d3.py", "def total(items):\n    return ")
     # Three keystrokes' requests at once: the older ones are replaced by the newest.
     firsts = [
         asyncio.ensure_future(
-            client.text_document_inline_completion_async(inline_params(uri, 1, c))
+            client.call_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, c))
         )
         for c in (8, 9)
     ]
-    await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    await client.call_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, 11))
     await asyncio.gather(*firsts)
     status = await execute(client, "lsp-ai.status")
     outcomes = [d["outcome"] for d in status["recentDecisions"] if d["kind"] == "completion"]
     assert {"superseded", "debounced"} & set(outcomes), status["recentDecisions"]
     assert all(d["explanation"] for d in status["recentDecisions"])
 
-    future = client.protocol.send_request(
-        lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, 10)
+    future = client.send_request(
+        lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, 10), "cancel-me"
     )
     await asyncio.sleep(0.05)
-    msg_id = next(k for k, v in client.protocol._request_futures.items() if v is future)
-    client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+    client.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="cancel-me"))
     try:
         await asyncio.wait_for(asyncio.wrap_future(future), 30)
         expected = {"shown", "empty"}  # the answer won the race with the cancel
@@ -100,15 +98,15 @@ async def test_comment_superseded_cancelled_and_private_are_told_apart(
     await asyncio.sleep(0.2)
     assert (await explain_last(client, uri))["decision"]["outcome"] in expected
 
-    env_uri = open_doc(client, workspace / ".env", lang="dotenv")
-    await client.text_document_inline_completion_async(inline_params(env_uri, 0, 3))
+    env_uri = client.open_doc(workspace / ".env", lang="dotenv")
+    await client.call_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(env_uri, 0, 3))
     assert "a secret file" in (await explain_last(client, env_uri))["text"]
 
 
 async def test_chat_decision_lists_hits_and_the_cli_reads_them_back(
-    client: RecordingClient, workspace: Path, home: Path
+    client: LspClient, workspace: Path, home: Path
 ) -> None:
-    await client.protocol.send_request_async("$/chat", {"message": "What does restock_item do?"})
+    await client.call_async("$/chat", {"message": "What does restock_item do?"})
     status = await execute(client, "lsp-ai.status")
     chat = [d for d in status["recentDecisions"] if d["kind"] == "chat"][-1]
     assert chat["outcome"] == "answered"

@@ -13,7 +13,7 @@ import pytest
 
 from lsp_ai.evaluation.run import format_report
 from lsp_ai.index.service import default_db_dir
-from tests.conftest import isolated_env
+from tests.harness.env import isolated_env
 
 pytestmark = pytest.mark.e2e
 

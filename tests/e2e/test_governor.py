@@ -7,22 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsprotocol import types as lsp
 
-from tests.e2e.lsp_client import RecordingClient, lsp_session
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = pytest.mark.e2e
 
 
-async def status(client: RecordingClient) -> dict[str, Any]:
-    result = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-    )
+async def status(client: LspClient) -> dict[str, Any]:
+    result = await client.command_async("lsp-ai.status")
     assert isinstance(result, dict)
     return result
 
 
-async def wait_for(client: RecordingClient, predicate: Any, timeout: float = 60) -> dict[str, Any]:
+async def wait_for(client: LspClient, predicate: Any, timeout: float = 60) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while not predicate(current := await status(client)):
             await asyncio.sleep(0.5)
@@ -33,8 +31,9 @@ async def test_idle_models_unload_and_reload_and_the_budget_is_kept(
     workspace: Path, home: Path
 ) -> None:
     options = {"resources": {"unload_after_s": 2, "max_rss_mb": 200}}
-    async with lsp_session(workspace, home, init_options=options) as client:
-        first = await client.protocol.send_request_async("$/chat", {"message": "What is a cart?"})
+    session = lsp_session(workspace, isolated_env(home), capabilities=VS_CODE, init_options=options)
+    async with session as client:
+        first = await client.call_async("$/chat", {"message": "What is a cart?"})
         assert first["content"].strip()
         # Nothing uses chat or embeddings now: both go after ~2 s; completion's model stays.
         idle = await wait_for(
@@ -51,9 +50,7 @@ async def test_idle_models_unload_and_reload_and_the_budget_is_kept(
         assert "over budget" in actions and "chat model" in actions
         assert set(resources["threads"]) == {"completion", "chat", "embedding"}
         # Asked for again, they load on demand and answer.
-        again = await client.protocol.send_request_async("$/chat", {"message": "What is a cart?"})
+        again = await client.call_async("$/chat", {"message": "What is a cart?"})
         assert again["content"].strip()
-        hits = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="lsp-ai.search", arguments=["cart total", 3])
-        )
+        hits = await client.command_async("lsp-ai.search", "cart total", 3)
         assert hits

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import isolated_env
+from tests.harness.env import isolated_env
 
 pynvim = pytest.importorskip("pynvim", reason="pip install -e '.[test]' brings pynvim")
 

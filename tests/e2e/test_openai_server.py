@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as lsp
 
-from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
 from tests.e2e.test_server import inline
-from tests.llama_server import free_port, start_llama_server, stop
+from tests.harness.env import isolated_env
+from tests.harness.llama_server import free_port, start_llama_server, stop
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
 
 
-async def shown_errors(client: RecordingClient, at_least: int) -> list[str]:
+async def shown_errors(client: LspClient, at_least: int) -> list[str]:
     """Error pop-ups so far, once there are `at_least` (they may trail the response)."""
     async with asyncio.timeout(10):
         while True:
@@ -38,8 +39,11 @@ async def test_completion_through_a_model_server_that_goes_down_and_comes_back(
     options = {"models": {"completion": {"backend": "openai", "baseUrl": url, "model": "smollm2"}}}
     proc = start_llama_server(port)
     try:
-        async with lsp_session(workspace, home, init_options=options) as client:
-            uri = open_doc(client, workspace / "shop" / "remote.py", "def add(a, b):\n    return ")
+        session = lsp_session(
+            workspace, isolated_env(home), capabilities=VS_CODE, init_options=options
+        )
+        async with session as client:
+            uri = client.open_doc(workspace / "shop" / "remote.py", "def add(a, b):\n    return ")
             up = await inline(client, uri, 1, 11)
             assert isinstance(up, lsp.InlineCompletionList) and up.items
 
@@ -81,17 +85,16 @@ async def test_two_servers_one_per_role(workspace: Path, home: Path) -> None:
         }
     }
     try:
-        async with lsp_session(workspace, home, init_options=options) as client:
-            uri = open_doc(client, workspace / "shop" / "two.py", "def sub(a, b):\n    return ")
+        session = lsp_session(
+            workspace, isolated_env(home), capabilities=VS_CODE, init_options=options
+        )
+        async with session as client:
+            uri = client.open_doc(workspace / "shop" / "two.py", "def sub(a, b):\n    return ")
             got = await inline(client, uri, 1, 11)
             assert isinstance(got, lsp.InlineCompletionList) and got.items
-            answer = await client.protocol.send_request_async(
-                "$/chat", {"message": "What does apply_discount do?"}
-            )
+            answer = await client.call_async("$/chat", {"message": "What does apply_discount do?"})
             assert answer["content"].strip() and answer["sources"]
-            status = await client.workspace_execute_command_async(
-                lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-            )
+            status = await client.command_async("lsp-ai.status")
             models = status["models"]
             assert str(chat_port) in str(models["chat"]) and str(completion_port) in str(
                 models["completion"]

@@ -12,7 +12,8 @@ import pytest_asyncio
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 
-from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc, send_raw
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = pytest.mark.e2e
 
@@ -20,36 +21,36 @@ HIT_KEYS = {"path", "startLine", "endLine", "symbol", "kind", "language", "score
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(workspace: Path, home: Path) -> AsyncIterator[RecordingClient]:
-    async with lsp_session(workspace, home) as c:
+async def client(workspace: Path, home: Path) -> AsyncIterator[LspClient]:
+    async with lsp_session(workspace, isolated_env(home), capabilities=VS_CODE) as c:
         yield c
 
 
-async def execute(client: RecordingClient, command: str, *args: object) -> object:
-    return await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command=command, arguments=list(args))
-    )
+async def execute(client: LspClient, command: str, *args: object) -> object:
+    return await client.command_async(command, *args)
 
 
 async def inline(
-    client: RecordingClient, uri: str, line: int, character: int, automatic: bool = False
+    client: LspClient, uri: str, line: int, character: int, automatic: bool = False
 ) -> lsp.InlineCompletionList | list[lsp.InlineCompletionItem] | None:
     kind = lsp.InlineCompletionTriggerKind
-    return await client.text_document_inline_completion_async(
+    return await client.call_async(
+        lsp.TEXT_DOCUMENT_INLINE_COMPLETION,
         lsp.InlineCompletionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             position=lsp.Position(line=line, character=character),
             context=lsp.InlineCompletionContext(
                 trigger_kind=kind.Automatic if automatic else kind.Invoked
             ),
-        )
+        ),
     )
 
 
-def insert_text(client: RecordingClient, uri: str, line: int, character: int, text: str) -> None:
+def insert_text(client: LspClient, uri: str, line: int, character: int, text: str) -> None:
     """An incremental didChange that types `text` at a position, as an editor sends it."""
     here = lsp.Position(line=line, character=character)
-    client.text_document_did_change(
+    client.notify(
+        lsp.TEXT_DOCUMENT_DID_CHANGE,
         lsp.DidChangeTextDocumentParams(
             text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
             content_changes=[
@@ -57,11 +58,11 @@ def insert_text(client: RecordingClient, uri: str, line: int, character: int, te
                     range=lsp.Range(start=here, end=here), text=text
                 )
             ],
-        )
+        ),
     )
 
 
-async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
+async def test_capabilities_match_the_spec(client: LspClient) -> None:
     assert client.init_result is not None
     caps = client.init_result.capabilities
     assert caps.inline_completion_provider
@@ -82,7 +83,7 @@ async def test_capabilities_match_the_spec(client: RecordingClient) -> None:
     assert caps.workspace.workspace_folders.supported
 
 
-async def test_status_reports_index_and_models(client: RecordingClient) -> None:
+async def test_status_reports_index_and_models(client: LspClient) -> None:
     status = await execute(client, "lsp-ai.status")
     assert isinstance(status, dict)
     assert {"indexedFiles", "chunks", "pending", "models"} <= set(status)
@@ -92,25 +93,25 @@ async def test_status_reports_index_and_models(client: RecordingClient) -> None:
     # How long initialize takes while models load is measured in benchmarks/server_lifecycle.py
 
 
-async def test_indexing_reports_work_done_progress(client: RecordingClient) -> None:
-    def ended(c: RecordingClient) -> bool:
+async def test_indexing_reports_work_done_progress(client: LspClient) -> None:
+    def ended(c: LspClient) -> bool:
         return any(
             v and v[0].get("title") == "Indexing" and v[-1].get("kind") == "end"
             for v in c.work_done.values()
         )
 
-    await client.wait_for_progress(ended)
+    await client.wait_for_async(ended)
     reports = next(v for v in client.work_done.values() if v[0].get("title") == "Indexing")
     assert reports[0]["kind"] == "begin"
     assert any("percentage" in r for r in reports if r["kind"] == "report")
 
 
 async def test_inline_completion_from_the_embedded_model(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
     path = workspace / "shop" / "scratch.py"
     text = "def add(a, b):\n    return "
-    uri = open_doc(client, path, text)
+    uri = client.open_doc(path, text)
     result = await inline(client, uri, 1, 11)
     assert isinstance(result, lsp.InlineCompletionList)
     assert result.items, "the model produced no completion"
@@ -121,15 +122,16 @@ async def test_inline_completion_from_the_embedded_model(
 
 
 async def test_plain_completion_for_editors_without_ghost_text(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
     path = workspace / "shop" / "scratch2.py"
-    uri = open_doc(client, path, "import os\n\nprint(os.path.jo")
-    result = await client.text_document_completion_async(
+    uri = client.open_doc(path, "import os\n\nprint(os.path.jo")
+    result = await client.call_async(
+        lsp.TEXT_DOCUMENT_COMPLETION,
         lsp.CompletionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             position=lsp.Position(line=2, character=16),
-        )
+        ),
     )
     assert isinstance(result, lsp.CompletionList)
     assert result.items
@@ -141,28 +143,26 @@ async def test_plain_completion_for_editors_without_ghost_text(
 
 
 async def test_completion_for_a_document_never_opened_is_an_error(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
     with pytest.raises(JsonRpcException, match="not open"):
         await inline(client, (workspace / "nope.py").as_uri(), 0, 0, automatic=True)
     assert await execute(client, "lsp-ai.status")  # still serving
 
 
-async def test_old_trigger_kind_numbering_is_accepted(
-    client: RecordingClient, workspace: Path
-) -> None:
-    uri = open_doc(client, workspace / "shop" / "scratch3.py", "x = 1\ny = ")
+async def test_old_trigger_kind_numbering_is_accepted(client: LspClient, workspace: Path) -> None:
+    uri = client.open_doc(workspace / "shop" / "scratch3.py", "x = 1\ny = ")
     # Pre-3.18 clients send Invoked=0; pygls would reject it without our converter hook.
     raw = {
         "textDocument": {"uri": uri},
         "position": {"line": 1, "character": 4},
         "context": {"triggerKind": 0},
     }
-    result = await send_raw(client, "textDocument/inlineCompletion", raw)
+    result = await client.call_async("textDocument/inlineCompletion", raw, raw=True)
     assert result is not None
 
 
-async def test_search_command_returns_spec_hits(client: RecordingClient) -> None:
+async def test_search_command_returns_spec_hits(client: LspClient) -> None:
     hits = await execute(client, "lsp-ai.search", "restock item amount", 3)
     assert isinstance(hits, list) and 0 < len(hits) <= 3
     assert all(set(h) == HIT_KEYS for h in hits)
@@ -170,41 +170,42 @@ async def test_search_command_returns_spec_hits(client: RecordingClient) -> None
     assert hits == sorted(hits, key=lambda h: -h["score"])
 
 
-async def test_secrets_and_ignored_files_are_never_searchable(client: RecordingClient) -> None:
+async def test_secrets_and_ignored_files_are_never_searchable(client: LspClient) -> None:
     for query in ("SECRET_TOKEN do-not-index-me-4242", "do-not-index-log debug output"):
         hits = await execute(client, "lsp-ai.search", query, 10)
         assert isinstance(hits, list)
         assert not any(h["path"] in (".env", "debug.log") for h in hits)
 
 
-async def test_bad_search_arguments_are_rejected(client: RecordingClient) -> None:
+async def test_bad_search_arguments_are_rejected(client: LspClient) -> None:
     with pytest.raises(JsonRpcException, match="query must be a non-empty string"):
         await execute(client, "lsp-ai.search", 42)
 
 
-async def test_reindex_returns_at_once(client: RecordingClient) -> None:
+async def test_reindex_returns_at_once(client: LspClient) -> None:
     assert await execute(client, "lsp-ai.reindex") == {"started": True}
 
 
-async def test_saved_change_becomes_searchable(client: RecordingClient, workspace: Path) -> None:
+async def test_saved_change_becomes_searchable(client: LspClient, workspace: Path) -> None:
     path = workspace / "shop" / "shipping.py"
     path.write_text("def shipping_quote_zanzibar(weight):\n    return weight * 3\n")
-    client.text_document_did_save(
-        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=path.as_uri()))
+    client.notify(
+        lsp.TEXT_DOCUMENT_DID_SAVE,
+        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=path.as_uri())),
     )
     await wait_for_hit(client, "shipping quote zanzibar", "shop/shipping.py")
 
 
-async def test_unsaved_buffer_becomes_searchable(client: RecordingClient, workspace: Path) -> None:
+async def test_unsaved_buffer_becomes_searchable(client: LspClient, workspace: Path) -> None:
     path = workspace / "shop" / "returns.py"
     path.write_text("")
-    uri = open_doc(client, path, "")
+    uri = client.open_doc(path, "")
     insert_text(client, uri, 0, 0, "def refund_parcel_quokka(order):\n    pass\n")
     await wait_for_hit(client, "refund parcel quokka", "shop/returns.py")
     assert path.read_text() == ""  # indexing an unsaved buffer never writes the file
 
 
-async def wait_for_hit(client: RecordingClient, query: str, path: str) -> None:
+async def wait_for_hit(client: LspClient, query: str, path: str) -> None:
     """Poll search until the change shows (the server promises 2 s; allow slack on CI)."""
     async with asyncio.timeout(15):
         while True:
@@ -214,10 +215,8 @@ async def wait_for_hit(client: RecordingClient, query: str, path: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_chat_streams_deltas_and_cites_sources(
-    client: RecordingClient, workspace: Path
-) -> None:
-    result = await client.protocol.send_request_async(
+async def test_chat_streams_deltas_and_cites_sources(client: LspClient, workspace: Path) -> None:
+    result = await client.call_async(
         "$/chat",
         {
             "message": "What does restock_item do with the amount?",
@@ -245,59 +244,59 @@ async def test_chat_streams_deltas_and_cites_sources(
     assert stages[0]["kind"] == "begin" and stages[-1]["kind"] == "end"
 
     # The same session continues the conversation.
-    follow = await client.protocol.send_request_async(
+    follow = await client.call_async(
         "$/chat", {"message": "And what if it is negative?", "sessionId": result["sessionId"]}
     )
     assert follow["sessionId"] == result["sessionId"]
 
 
-async def test_chat_cancel_fails_with_request_cancelled(client: RecordingClient) -> None:
-    future = client.protocol.send_request(
-        "$/chat", {"message": "Explain every function in this repository in detail."}
+async def test_chat_cancel_fails_with_request_cancelled(client: LspClient) -> None:
+    future = client.send_request(
+        "$/chat", {"message": "Explain every function in this repository in detail."}, "cancel-me"
     )
     await asyncio.sleep(0.5)  # let generation start
-    msg_id = next(k for k, v in client.protocol._request_futures.items() if v is future)
-    client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
+    client.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="cancel-me"))
     with pytest.raises(JsonRpcException) as info:
         await asyncio.wrap_future(future)
     assert info.value.code == -32800
     assert await execute(client, "lsp-ai.status")  # still serving
 
 
-async def test_chat_rejects_bad_params(client: RecordingClient) -> None:
+async def test_chat_rejects_bad_params(client: LspClient) -> None:
     with pytest.raises(JsonRpcException, match="message"):
-        await client.protocol.send_request_async("$/chat", {"message": 3})
+        await client.call_async("$/chat", {"message": 3})
 
 
-async def test_unknown_method_is_method_not_found(client: RecordingClient) -> None:
+async def test_unknown_method_is_method_not_found(client: LspClient) -> None:
     with pytest.raises(JsonRpcException) as info:
-        await client.protocol.send_request_async("$/noSuchThing", {})
+        await client.call_async("$/noSuchThing", {})
     assert info.value.code == -32601
 
 
 async def test_bad_setting_is_reported_and_last_good_config_kept(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    client.workspace_did_change_configuration(
-        lsp.DidChangeConfigurationParams(settings={"lsp-ai": {"completion": {"max_tokens": -1}}})
+    client.notify(
+        lsp.WORKSPACE_DID_CHANGE_CONFIGURATION,
+        lsp.DidChangeConfigurationParams(settings={"lsp-ai": {"completion": {"max_tokens": -1}}}),
     )
     async with asyncio.timeout(30):
-        await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+        await client.wait_for_notification_async(lsp.WINDOW_SHOW_MESSAGE)
     assert any("completion.max_tokens" in m.message for m in client.messages)
-    uri = open_doc(client, workspace / "shop" / "scratch4.py", "def mul(a, b):\n    return ")
+    uri = client.open_doc(workspace / "shop" / "scratch4.py", "def mul(a, b):\n    return ")
     result = await inline(client, uri, 1, 11)
     assert result is not None and result.items
 
 
 async def test_completion_is_served_while_a_chat_generates(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    chat = client.protocol.send_request(
+    chat = client.send_request(
         "$/chat",
         {"message": "Describe every class and function in this shop.", "partialResultToken": "c2"},
     )
-    await client.wait_for_progress(lambda c: bool(c.deltas.get("c2")))
-    uri = open_doc(client, workspace / "shop" / "scratch5.py", "def sub(a, b):\n    return ")
+    await client.wait_for_async(lambda c: bool(c.deltas.get("c2")))
+    uri = client.open_doc(workspace / "shop" / "scratch5.py", "def sub(a, b):\n    return ")
     result = await inline(client, uri, 1, 11, automatic=True)
     # An answer, even an empty one (a 135M model may see nothing to add), that arrives
     # while the chat still generates: chat pauses while a completion runs.
@@ -306,13 +305,14 @@ async def test_completion_is_served_while_a_chat_generates(
     await asyncio.wrap_future(chat)
 
 
-async def test_live_config_reload_applies_index_exclude(client: RecordingClient) -> None:
+async def test_live_config_reload_applies_index_exclude(client: LspClient) -> None:
     hits = await execute(client, "lsp-ai.search", "apply discount percent", 3)
     assert isinstance(hits, list) and hits[0]["path"] == "shop/pricing.py"
-    client.workspace_did_change_configuration(
+    client.notify(
+        lsp.WORKSPACE_DID_CHANGE_CONFIGURATION,
         lsp.DidChangeConfigurationParams(
             settings={"lsp-ai": {"index": {"exclude": ["pricing.py"]}}}
-        )
+        ),
     )
     async with asyncio.timeout(15):
         while True:
@@ -325,11 +325,14 @@ async def test_live_config_reload_applies_index_exclude(client: RecordingClient)
 
 async def test_bad_initialization_options_are_reported(workspace: Path, home: Path) -> None:
     async with lsp_session(
-        workspace, home, init_options={"models": {"completion": {"n_ctx": "big"}}}
+        workspace,
+        isolated_env(home),
+        capabilities=VS_CODE,
+        init_options={"models": {"completion": {"n_ctx": "big"}}},
     ) as c:
         async with asyncio.timeout(30):
             while not c.messages:  # it may already have arrived during initialize
-                await c.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+                await c.wait_for_notification_async(lsp.WINDOW_SHOW_MESSAGE)
         assert any(
             "initializationOptions" in m.message and "models.completion.n_ctx" in m.message
             for m in c.messages
@@ -338,9 +341,9 @@ async def test_bad_initialization_options_are_reported(workspace: Path, home: Pa
 
 
 async def test_typing_through_a_suggestion_keeps_the_rest(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    uri = open_doc(client, workspace / "shop" / "scratch6.py", "def half(n):\n    return ")
+    uri = client.open_doc(workspace / "shop" / "scratch6.py", "def half(n):\n    return ")
     first = await inline(client, uri, 1, 11)
     assert isinstance(first, lsp.InlineCompletionList) and first.items
     shown = first.items[0].insert_text
@@ -351,21 +354,20 @@ async def test_typing_through_a_suggestion_keeps_the_rest(
     assert second.items[0].insert_text == shown[1:]
 
 
-async def test_no_ghost_text_inside_a_comment(client: RecordingClient, workspace: Path) -> None:
-    uri = open_doc(client, workspace / "shop" / "scratch7.py", "x = 1  # the value of ")
+async def test_no_ghost_text_inside_a_comment(client: LspClient, workspace: Path) -> None:
+    uri = client.open_doc(workspace / "shop" / "scratch7.py", "x = 1  # the value of ")
     result = await inline(client, uri, 0, 22, automatic=True)
     assert isinstance(result, lsp.InlineCompletionList) and not result.items
 
 
 async def code_actions(
-    client: RecordingClient, uri: str, first: int, last: int, only: list[str] | None = None
+    client: LspClient, uri: str, first: int, last: int, only: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Raw JSON: pygls' client would read each CodeAction as a Command (both have a title)."""
+    """Raw JSON: typed, each CodeAction would read as a Command (both have a title)."""
     context: dict[str, Any] = {"diagnostics": []}
     if only is not None:
         context["only"] = only
-    result = await send_raw(
-        client,
+    result = await client.call_async(
         "textDocument/codeAction",
         {
             "textDocument": {"uri": uri},
@@ -375,15 +377,16 @@ async def code_actions(
             },
             "context": context,
         },
+        raw=True,
     )
     assert isinstance(result, list)
     return result
 
 
 async def test_code_actions_are_offered_on_a_selection_only(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
-    uri = open_doc(client, workspace / "shop" / "scratch8.py", "def f(x):\n    return x * 2\n")
+    uri = client.open_doc(workspace / "shop" / "scratch8.py", "def f(x):\n    return x * 2\n")
     actions = await code_actions(client, uri, 0, 2)
     assert [(a["title"], a["kind"]) for a in actions] == [
         ("lsp-ai: Explain this code", "refactor"),
@@ -397,10 +400,10 @@ async def test_code_actions_are_offered_on_a_selection_only(
 
 
 async def test_docstring_action_applies_a_versioned_edit(
-    client: RecordingClient, workspace: Path
+    client: LspClient, workspace: Path
 ) -> None:
     text = "def area(width, height):\n    return width * height\n"
-    uri = open_doc(client, workspace / "shop" / "scratch9.py", text)
+    uri = client.open_doc(workspace / "shop" / "scratch9.py", text)
     docstring = (await code_actions(client, uri, 0, 2))[1]
     result = await execute(client, "lsp-ai.codeAction", *docstring["command"]["arguments"])
     assert isinstance(result, dict) and result["applied"], result
@@ -414,6 +417,6 @@ async def test_docstring_action_applies_a_versioned_edit(
     assert edit.new_text.startswith('    """') and edit.new_text.endswith('"""\n')
 
 
-async def test_bad_code_action_arguments_are_rejected(client: RecordingClient) -> None:
+async def test_bad_code_action_arguments_are_rejected(client: LspClient) -> None:
     with pytest.raises(JsonRpcException, match="action"):
         await execute(client, "lsp-ai.codeAction", "poem", "file:///x.py", {})

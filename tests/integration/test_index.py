@@ -15,7 +15,8 @@ from lsp_ai.config import Config, parse_config
 from lsp_ai.index.service import IndexService
 from lsp_ai.inference.base import Embedder
 from lsp_ai.inference.factory import embedder_factory, embedder_name
-from tests.conftest import isolated_env, make_workspace
+from tests.conftest import make_workspace
+from tests.harness.env import isolated_env
 
 pytestmark = pytest.mark.e2e
 

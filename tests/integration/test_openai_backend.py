@@ -18,7 +18,7 @@ import pytest
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.inference.base import GenerationParams, ModelError
 from lsp_ai.inference.openai_compat import OpenAIEmbedder, OpenAIModel
-from tests.llama_server import free_port, start_llama_server, stop
+from tests.harness.llama_server import free_port, start_llama_server, stop
 
 pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
 

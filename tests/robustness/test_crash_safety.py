@@ -21,15 +21,13 @@ import hashlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,7 +35,9 @@ import pytest
 from lsp_ai.index.discover import FileFilter
 from lsp_ai.index.service import IndexService
 from lsp_ai.index.store import ChunkStore
-from tests.conftest import SERVER_COMMAND, isolated_env, make_workspace
+from tests.conftest import make_workspace
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, ServerExited
 
 ROUNDS = int(os.environ.get("LSP_AI_CRASH_ROUNDS", "5"))
 SEED = int(os.environ.get("LSP_AI_CRASH_SEED", "20251125"))
@@ -48,171 +48,22 @@ VECTOR_ATOL = 1e-4  # MiniLM on CPU: batch composition moves vectors by ~1e-7, n
 KILL_TEST_TIMEOUT_S = 300 + 2 * ROUNDS * 60
 
 
-# -- a JSON-RPC client that owns the server process ------------------------------------------
+# -- the server, under the shared client ----------------------------------------------------
+
+# An editor with progress bars, workspace folders and save notifications.
+CAPABILITIES = {
+    "window": {"workDoneProgress": True},
+    "workspace": {"workspaceFolders": True},
+    "textDocument": {"synchronization": {"didSave": True}},
+}
 
 
-class ServerError(Exception):
-    """The server answered a request with a JSON-RPC error."""
-
-
-class RawServer:
-    """The server over stdio pipes, with just enough JSON-RPC to drive it and kill it.
-
-    pytest-lsp treats a server that dies as a failure; here dying is the point, so the
-    client is small, owns the process and answers the server's own requests with null.
-    """
-
-    def __init__(self, root: Path, home: Path, log: Path) -> None:
-        self._log = log.open("ab")
-        self.proc = subprocess.Popen(
-            SERVER_COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=isolated_env(home),
-            cwd=root,  # anything written relative to the cwd would land in the workspace
-        )
-        self._cond = threading.Condition()
-        self._write_lock = threading.Lock()
-        self._responses: dict[int, dict[str, Any]] = {}
-        self._next_id = 0
-        self._index_token: Any = None
-        self.indexing: list[dict[str, Any]] = []  # $/progress values of the Indexing token
-        self.exited = False
-        self._reader = threading.Thread(target=self._read_loop, daemon=True)
-        self._reader.start()
-
-    # -- wire ------------------------------------------------------------------------------
-
-    def _send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-        assert self.proc.stdin is not None
-        with self._write_lock:
-            self.proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            self.proc.stdin.flush()
-
-    def _read_message(self, stream: IO[bytes]) -> dict[str, Any] | None:
-        length = 0
-        while line := stream.readline():
-            if not line.strip():
-                return json.loads(stream.read(length)) if length else None
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return None  # end of stream: the server exited
-
-    def _read_loop(self) -> None:
-        assert self.proc.stdout is not None
-        while (message := self._read_message(self.proc.stdout)) is not None:
-            if "method" not in message:
-                with self._cond:
-                    self._responses[message["id"]] = message
-                    self._cond.notify_all()
-            elif "id" in message:
-                self._answer_server_request(message)
-            elif message["method"] == "$/progress":
-                self._on_progress(message["params"])
-        with self._cond:
-            self.exited = True
-            self._cond.notify_all()
-
-    def _answer_server_request(self, message: dict[str, Any]) -> None:
-        result = None
-        if message["method"] == "workspace/configuration":
-            result = [None] * len(message["params"]["items"])
-        with contextlib.suppress(OSError):  # killed while answering
-            self._send({"id": message["id"], "result": result})
-
-    def _on_progress(self, params: dict[str, Any]) -> None:
-        value = params["value"]
-        with self._cond:
-            if value.get("kind") == "begin" and value.get("title") == "Indexing":
-                self._index_token, self.indexing = params["token"], []
-            if params["token"] == self._index_token:
-                self.indexing.append(value)
-            self._cond.notify_all()
-
-    # -- requests --------------------------------------------------------------------------
-
-    def send_request(self, method: str, params: Any) -> int:
-        with self._cond:
-            self._next_id += 1
-            msg_id = self._next_id
-        self._send({"id": msg_id, "method": method, "params": params})
-        return msg_id
-
-    def response(self, msg_id: int, what: str, timeout: float = ANSWER_S) -> Any:
-        with self._cond:
-            self._cond.wait_for(lambda: msg_id in self._responses or self.exited, timeout)
-            message = self._responses.pop(msg_id, None)
-        if message is None:
-            why = "the server exited" if self.exited else f"no answer in {timeout:.0f} s"
-            raise AssertionError(f"{what}: {why}")
-        if "error" in message:
-            raise ServerError(f"{what} failed: {message['error']}")
-        return message["result"]
-
-    def request(self, method: str, params: Any, timeout: float = ANSWER_S) -> Any:
-        return self.response(self.send_request(method, params), method, timeout)
-
-    def notify(self, method: str, params: Any) -> None:
-        self._send({"method": method, "params": params})
-
-    def command(self, name: str, *args: Any) -> Any:
-        return self.request("workspace/executeCommand", {"command": name, "arguments": list(args)})
-
-    def initialize(self, root: Path) -> None:
-        folder = {"uri": root.as_uri(), "name": root.name}
-        capabilities = {
-            "window": {"workDoneProgress": True},
-            "workspace": {"workspaceFolders": True},
-            "textDocument": {"synchronization": {"didSave": True}},
-        }
-        params = {
-            "processId": os.getpid(),
-            "rootUri": root.as_uri(),
-            "workspaceFolders": [folder],
-            "capabilities": capabilities,
-        }
-        self.request("initialize", params)
-        self.notify("initialized", {})
-
-    def did_save(self, path: Path) -> None:
-        self.notify("textDocument/didSave", {"textDocument": {"uri": path.as_uri()}})
-
-    # -- indexing progress -----------------------------------------------------------------
-
-    @property
-    def indexing_ended(self) -> bool:
-        with self._cond:
-            return bool(self.indexing) and self.indexing[-1].get("kind") == "end"
-
-    def wait_indexing_end(self, timeout: float = ANSWER_S) -> str:
-        """The `end` message of the Indexing progress, once the crawl is over."""
-        with self._cond:
-            done = self._cond.wait_for(lambda: self.indexing_ended or self.exited, timeout)
-        assert done and self.indexing_ended, f"indexing did not finish in {timeout:.0f} s"
-        return str(self.indexing[-1].get("message", ""))
-
-    # -- ending ----------------------------------------------------------------------------
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self._close()
-
-    def shutdown(self) -> None:
-        self.request("shutdown", None)
-        self.notify("exit", None)
-        self._close()
-
-    def _close(self) -> None:
-        try:
-            self.proc.wait(60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self._reader.join(10)
-            self._log.close()
+def wait_indexing_end(server: LspClient) -> str:
+    """The `end` message of the Indexing progress, once the crawl is over."""
+    with contextlib.suppress(TimeoutError, ServerExited):
+        server.wait_for(lambda s: s.indexing_ended, ANSWER_S)
+    assert server.indexing_ended, f"indexing did not finish in {ANSWER_S:.0f} s"
+    return str(server.indexing[-1].get("message", ""))
 
 
 # -- the workspace ---------------------------------------------------------------------------
@@ -285,7 +136,7 @@ class Crash:
         rounds = "; ".join(self.trail) or "none yet"
         return (
             f"[LSP_AI_CRASH_SEED={SEED} LSP_AI_CRASH_ROUNDS={ROUNDS}; rounds: {rounds}; "
-            f"server stderr in {self.logs}, log in {self.home}/.state/lsp-ai/log]"
+            f"server stderr in {self.logs}, log in {self.home}/.local/state/lsp-ai/log]"
         )
 
     def new_tag(self) -> str:
@@ -324,10 +175,15 @@ class Crash:
     def indexable(self) -> int:
         return sum(1 for _ in FileFilter(self.root, (), 1_000_000).walk())
 
-    def start(self) -> RawServer:
+    def start(self) -> LspClient:
         self.starts += 1
-        server = RawServer(self.root, self.home, self.logs / f"server-{self.starts:03d}.log")
-        server.initialize(self.root)
+        server = LspClient(
+            isolated_env(self.home),
+            cwd=self.root,  # anything written relative to the cwd would land in the workspace
+            stderr_path=self.logs / f"server-{self.starts:03d}.log",
+            timeout=ANSWER_S,
+        )
+        server.initialize(self.root, CAPABILITIES)
         return server
 
     def db_dirs(self, home: Path | None = None) -> list[Path]:
@@ -357,7 +213,7 @@ def _check_hits(ctx: Crash, hits: Any, what: str) -> list[str]:
     return [hit["path"] for hit in hits]
 
 
-def start_and_check(ctx: Crash, label: str) -> RawServer:
+def start_and_check(ctx: Crash, label: str) -> LspClient:
     """Start a server on whatever the last kill left; it must open the index and answer."""
     ctx.trail.append(label)
     server = ctx.start()
@@ -378,7 +234,7 @@ def _db_files(base: Path) -> set[str]:
 
 
 def kill_at_random_point(
-    ctx: Crash, server: RawServer, max_delay: float, max_writes: int, crawling: bool
+    ctx: Crash, server: LspClient, max_delay: float, max_writes: int, crawling: bool
 ) -> None:
     """Kill after a random delay, or after a random number of new files in the index folder.
 
@@ -412,9 +268,9 @@ def kill_at_random_point(
     ctx.check_untouched()
 
 
-def finish_and_check(ctx: Crash, server: RawServer, label: str) -> None:
+def finish_and_check(ctx: Crash, server: LspClient, label: str) -> None:
     """Let the crawl end; the index must hold every file, and find fresh content by its word."""
-    message = server.wait_indexing_end()
+    message = wait_indexing_end(server)
     assert "failed" not in message, f"{label}: indexing ended with {message!r} {ctx.where()}"
     status = server.command("lsp-ai.status")
     assert status["indexedFiles"] == ctx.indexable(), f"{label}: {status} {ctx.where()}"
@@ -550,7 +406,7 @@ def test_kill_9_during_incremental_updates_recovers_and_converges(crash: Crash) 
         server = start_and_check(crash, label)
         finish_and_check(crash, server, label)  # the watcher starts once the crawl ends
         for path in _edit_some_files(crash, n):
-            server.did_save(path)
+            server.notify("textDocument/didSave", {"textDocument": {"uri": path.as_uri()}})
         kill_at_random_point(crash, server, max_delay=3.0, max_writes=30, crawling=False)
     converge_and_compare(crash, "incremental")
     print(crash.where())

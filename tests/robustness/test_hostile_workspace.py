@@ -30,8 +30,8 @@ from lsp_ai.index.discover import DiscoveredFile, FileFilter
 from lsp_ai.index.service import IndexService
 from lsp_ai.inference.base import Embedder
 from lsp_ai.inference.factory import embedder_factory, embedder_name
-from tests.conftest import isolated_env
-from tests.e2e.lsp_client import lsp_session, open_doc
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, lsp_session
 
 pytestmark = pytest.mark.e2e
 
@@ -314,28 +314,26 @@ async def test_server_reports_a_read_only_index_and_keeps_serving(tmp_path: Path
     before = snapshot(root)
     with tmpfs(tmp_path / "ro", "1m", read_only=True) as read_only:
         options = {"index": {"db_path": str(read_only)}}
-        async with lsp_session(root, tmp_path / "home", init_options=options) as client:
+        env = isolated_env(tmp_path / "home")
+        async with lsp_session(root, env, capabilities=VS_CODE, init_options=options) as client:
             async with asyncio.timeout(120):  # the first crawl fails at once, models or not
                 while not any("read-only" in m.message for m in client.messages):
-                    await client.wait_for_notification(lsp.WINDOW_SHOW_MESSAGE)
+                    await client.wait_for_notification_async(lsp.WINDOW_SHOW_MESSAGE)
             shown = next(m for m in client.messages if "read-only" in m.message)
             assert shown.type == lsp.MessageType.Error
             assert str(read_only) in shown.message and "index.db_path" in shown.message
 
-            status = await client.workspace_execute_command_async(
-                lsp.ExecuteCommandParams(command="lsp-ai.status", arguments=[])
-            )
+            status = await client.command_async("lsp-ai.status")
             assert isinstance(status, dict) and status["indexedFiles"] == 0
             with pytest.raises(JsonRpcException, match="read-only"):
-                await client.workspace_execute_command_async(
-                    lsp.ExecuteCommandParams(command="lsp-ai.search", arguments=["handler"])
-                )
-            uri = open_doc(client, root / "pkg" / "new.py", "def double(x):\n    return ")
-            completion = await client.text_document_completion_async(
+                await client.command_async("lsp-ai.search", "handler")
+            uri = client.open_doc(root / "pkg" / "new.py", "def double(x):\n    return ")
+            completion = await client.call_async(
+                lsp.TEXT_DOCUMENT_COMPLETION,
                 lsp.CompletionParams(
                     text_document=lsp.TextDocumentIdentifier(uri=uri),
                     position=lsp.Position(line=1, character=11),
-                )
+                ),
             )
             assert isinstance(completion, lsp.CompletionList)  # completion needs no index
     assert snapshot(root) == before

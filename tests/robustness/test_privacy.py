@@ -28,7 +28,8 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
 from tests.conftest import make_workspace
-from tests.e2e.lsp_client import RecordingClient, lsp_session, open_doc
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import VS_CODE, LspClient, lsp_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -109,7 +110,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def session(
     workspace: Path, jail: list[str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RecordingClient, Path]]:
+) -> AsyncIterator[tuple[LspClient, Path]]:
     home = tmp_path_factory.mktemp("home")
     logs = tmp_path_factory.mktemp("logs")
     env = {
@@ -117,12 +118,15 @@ async def session(
         "LSP_AI_CHAT_TRACE": str(logs / "chat.jsonl"),
     }
     command = traced(jail, logs / "strace.log", [sys.executable, "-m", "lsp_ai", "serve"])
-    async with lsp_session(workspace, home, env=env, command=command) as client:
+    session = lsp_session(
+        workspace, isolated_env(home) | env, capabilities=VS_CODE, command=command
+    )
+    async with session as client:
         await wait_indexed(client)
         yield client, logs
 
 
-async def wait_indexed(client: RecordingClient, timeout: float = 180) -> None:
+async def wait_indexed(client: LspClient, timeout: float = 180) -> None:
     async with asyncio.timeout(timeout):
         while True:
             status = await execute(client, "lsp-ai.status")
@@ -131,28 +135,27 @@ async def wait_indexed(client: RecordingClient, timeout: float = 180) -> None:
             await asyncio.sleep(0.5)
 
 
-async def execute(client: RecordingClient, command: str, *args: object) -> Any:
-    return await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command=command, arguments=list(args))
-    )
+async def execute(client: LspClient, command: str, *args: object) -> Any:
+    return await client.command_async(command, *args)
 
 
-async def chat(client: RecordingClient, message: str, uri: str | None = None) -> dict[str, Any]:
+async def chat(client: LspClient, message: str, uri: str | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"message": message}
     if uri is not None:
         params |= {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}
-    return await client.protocol.send_request_async("$/chat", params)
+    return await client.call_async("$/chat", params)
 
 
-async def inline_items(client: RecordingClient, uri: str, line: int, character: int) -> list[Any]:
-    result = await client.text_document_inline_completion_async(
+async def inline_items(client: LspClient, uri: str, line: int, character: int) -> list[Any]:
+    result = await client.call_async(
+        lsp.TEXT_DOCUMENT_INLINE_COMPLETION,
         lsp.InlineCompletionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             position=lsp.Position(line=line, character=character),
             context=lsp.InlineCompletionContext(
                 trigger_kind=lsp.InlineCompletionTriggerKind.Invoked
             ),
-        )
+        ),
     )
     assert isinstance(result, lsp.InlineCompletionList)
     return result.items
@@ -163,10 +166,10 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 
 async def test_the_whole_flow_works_offline_and_opens_no_remote_socket(
-    session: tuple[RecordingClient, Path], workspace: Path
+    session: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, logs = session
-    uri = open_doc(client, workspace / "shop" / "scratch.py", "def add(a, b):\n    return ")
+    uri = client.open_doc(workspace / "shop" / "scratch.py", "def add(a, b):\n    return ")
     assert await inline_items(client, uri, 1, 11)  # the model answered inside the jail
     hits = await execute(client, "lsp-ai.search", "restock item amount", 3)
     assert hits and hits[0]["path"] == "shop/inventory.py"
@@ -178,16 +181,16 @@ async def test_the_whole_flow_works_offline_and_opens_no_remote_socket(
 
 
 async def test_a_secret_never_reaches_a_prompt(
-    session: tuple[RecordingClient, Path], workspace: Path
+    session: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, logs = session
-    env_uri = open_doc(client, workspace / ".env", lang="dotenv")
+    env_uri = client.open_doc(workspace / ".env", lang="dotenv")
     text = (workspace / ".env").read_text()
     assert not await inline_items(client, env_uri, 0, len(text.split("\n")[0]))
     answer = await chat(client, "What is the SECRET_TOKEN value?", env_uri)
     assert SECRET not in answer["content"]
     # The open .env must not leak through the recent-files window of another file either.
-    uri = open_doc(client, workspace / "shop" / "notes.py", "import os\n\ntoken = ")
+    uri = client.open_doc(workspace / "shop" / "notes.py", "import os\n\ntoken = ")
     await inline_items(client, uri, 2, 8)
     with pytest.raises(JsonRpcInvalidParams, match="secret"):
         await execute(
@@ -203,7 +206,7 @@ async def test_a_secret_never_reaches_a_prompt(
 
 
 async def test_injected_tags_stay_inside_their_snippet(
-    session: tuple[RecordingClient, Path],
+    session: tuple[LspClient, Path],
 ) -> None:
     client, logs = session
     answer = await chat(client, "What does injected_helper return?")
@@ -217,14 +220,15 @@ async def test_injected_tags_stay_inside_their_snippet(
 
 
 async def test_nothing_is_read_from_outside_the_workspace(
-    session: tuple[RecordingClient, Path], workspace: Path
+    session: tuple[LspClient, Path], workspace: Path
 ) -> None:
     client, _ = session
     target = next(workspace.parent.parent.glob("outside*")) / "elsewhere.py"
     # A save or a chat naming a file outside the folders, directly or through "..".
     for uri in (target.as_uri(), f"{workspace.as_uri()}/../../{target.parent.name}/elsewhere.py"):
-        client.text_document_did_save(
-            lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        client.notify(
+            lsp.TEXT_DOCUMENT_DID_SAVE,
+            lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)),
         )
         with pytest.raises(JsonRpcInvalidParams, match="not open"):
             await chat(client, "What is in this file?", uri)

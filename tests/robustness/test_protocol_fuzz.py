@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_workspace
-from tests.robustness.raw_client import RawServer, encode, frame
+from tests.harness.env import isolated_env
+from tests.harness.lsp_client import LspClient, encode, frame
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -35,8 +36,24 @@ FUZZ = settings(
 )
 
 
+def start(root: Path, home: Path) -> LspClient:
+    """The server on pipes, its stderr kept in `home`; not yet initialized."""
+    return LspClient(isolated_env(home), stderr_path=home / "server.stderr")
+
+
+def initialize(srv: LspClient, root: Path, options: dict[str, Any] | None = None) -> None:
+    srv.initialize(root, capabilities={}, init_options=options or {})
+
+
+def check_status(srv: LspClient) -> dict[str, Any]:
+    """A normal request that must always work: the proof the server still serves."""
+    result = srv.command("lsp-ai.status")
+    assert isinstance(result, dict) and "indexedFiles" in result, result
+    return result
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LspClient]:
     root = make_workspace(tmp_path_factory.mktemp("ws") / "repo")
     home = tmp_path_factory.mktemp("home")
     # Short answers keep the examples that reach the model quick.
@@ -45,21 +62,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawServer]:
         "chat": {"top_k": 2, "context_tokens": 200},
         "models": {"chat": {"max_tokens": 4}},
     }
-    srv = RawServer(root, home, options)
+    srv = start(root, home)
+    initialize(srv, root, options)
     srv.notify("textDocument/didOpen", {"textDocument": doc_item(srv)})
-    srv.status()
+    check_status(srv)
     yield srv
     srv.close()
 
 
-def doc_item(srv: RawServer) -> dict[str, Any]:
+def doc_item(srv: LspClient) -> dict[str, Any]:
     path = srv.root / "shop" / "pricing.py"
     return {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": path.read_text()}
 
 
-def assert_still_serves(srv: RawServer, sent_ids: set[Any]) -> list[dict[str, Any]]:
+def assert_still_serves(srv: LspClient, sent_ids: set[Any]) -> list[dict[str, Any]]:
     """Ask for status; check the answers that came before it. Returns those answers."""
-    status_id = srv.request("workspace/executeCommand", {"command": "lsp-ai.status"})
+    status_id = srv.post("workspace/executeCommand", {"command": "lsp-ai.status"})
     answers = srv.responses_until(status_id)
     assert "result" in answers[-1], answers[-1]
     for answer in answers[:-1]:
@@ -103,7 +121,7 @@ def broken_frames(draw: st.DrawFn) -> bytes:
 
 @FUZZ
 @given(data=broken_frames())
-def test_broken_frames_get_errors_and_the_stream_recovers(server: RawServer, data: bytes) -> None:
+def test_broken_frames_get_errors_and_the_stream_recovers(server: LspClient, data: bytes) -> None:
     server.send_bytes(data)
     answers = assert_still_serves(server, {"framed"})
     for answer in answers:
@@ -126,7 +144,7 @@ def _envelope(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, A
         _envelope(id=st.just(7)),
     )
 )
-def test_invalid_envelopes_are_invalid_requests(server: RawServer, message: Any) -> None:
+def test_invalid_envelopes_are_invalid_requests(server: LspClient, message: Any) -> None:
     server.send_bytes(frame(json.dumps(message).encode()))
     answers = assert_still_serves(server, {7})
     assert answers and all(a["error"]["code"] == INVALID_REQUEST for a in answers), answers
@@ -134,8 +152,8 @@ def test_invalid_envelopes_are_invalid_requests(server: RawServer, message: Any)
 
 @FUZZ
 @given(method=st.text(min_size=1, max_size=40).filter(lambda m: m not in SERVED))
-def test_unknown_methods(server: RawServer, method: str) -> None:
-    msg_id = server.request(method, {})
+def test_unknown_methods(server: LspClient, method: str) -> None:
+    msg_id = server.post(method, {})
     server.notify(method, {})  # an unknown notification is ignored
     answers = assert_still_serves(server, {msg_id})
     assert [a["error"]["code"] for a in answers] == [METHOD_NOT_FOUND], answers
@@ -144,7 +162,7 @@ def test_unknown_methods(server: RawServer, method: str) -> None:
 # -- wrong values in every param of every method served -------------------------------------
 
 
-def templates(srv: RawServer) -> dict[str, tuple[bool, dict[str, Any]]]:
+def templates(srv: LspClient) -> dict[str, tuple[bool, dict[str, Any]]]:
     """Valid params for every method the server serves: method -> (is_request, params)."""
     uri = doc_item(srv)["uri"]
     pos = {"line": 3, "character": 4}
@@ -229,7 +247,7 @@ def mutate(params: dict[str, Any], path: tuple[Any, ...], new: Any, delete: bool
 
 
 @pytest.mark.parametrize("method", FUZZED)
-def test_wrong_values_in_every_param(server: RawServer, method: str) -> None:
+def test_wrong_values_in_every_param(server: LspClient, method: str) -> None:
     is_request, params = templates(server)[method]
     paths = leaf_paths(params)
 
@@ -242,7 +260,7 @@ def test_wrong_values_in_every_param(server: RawServer, method: str) -> None:
     def run(path: tuple[Any, ...], new: Any, delete: bool) -> None:
         sent = mutate(params, path, new, delete and bool(path))
         if is_request:
-            msg_id = server.request(method, sent)
+            msg_id = server.post(method, sent)
             # Its answer first: a model run can finish after a status asked later.
             answers = server.responses_until(msg_id, timeout=60)
             assert all(a.get("id") == msg_id for a in answers), (sent, answers)
@@ -262,13 +280,13 @@ def test_wrong_values_in_every_param(server: RawServer, method: str) -> None:
 # -- documents never opened, positions out of range, huge messages, lifecycle ---------------
 
 
-def error_code(srv: RawServer, method: str, params: Any) -> int | None:
-    msg_id = srv.request(method, params)
+def error_code(srv: LspClient, method: str, params: Any) -> int | None:
+    msg_id = srv.post(method, params)
     answer = srv.responses_until(msg_id)[-1]
     return answer["error"]["code"] if "error" in answer else None
 
 
-def test_documents_never_opened_are_invalid_params(server: RawServer) -> None:
+def test_documents_never_opened_are_invalid_params(server: LspClient) -> None:
     never = {"uri": (server.root / "nowhere.py").as_uri()}
     pos = {"line": 0, "character": 0}
     for method, params in [
@@ -282,16 +300,16 @@ def test_documents_never_opened_are_invalid_params(server: RawServer) -> None:
         "textDocument": {"uri": never["uri"], "version": 2},
         "contentChanges": [{"text": "x = 1\n"}],
     })  # fmt: skip
-    server.status()
+    check_status(server)
 
 
 @given(line=st.integers(0, 2**31 - 1), character=st.integers(0, 2**31 - 1))
 @FUZZ
-def test_positions_out_of_range_are_clamped(server: RawServer, line: int, character: int) -> None:
+def test_positions_out_of_range_are_clamped(server: LspClient, line: int, character: int) -> None:
     uri = doc_item(server)["uri"]
     lines = doc_item(server)["text"].count("\n") + 1
     params = {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
-    msg_id = server.request("textDocument/completion", params)
+    msg_id = server.post("textDocument/completion", params)
     answer = server.responses_until(msg_id)[-1]
     assert "result" in answer, answer
     for item in answer["result"]["items"]:
@@ -299,7 +317,7 @@ def test_positions_out_of_range_are_clamped(server: RawServer, line: int, charac
         assert edit["start"]["line"] < lines and edit["end"]["line"] < lines, item
 
 
-def test_a_huge_document_is_served_and_an_oversized_message_refused(server: RawServer) -> None:
+def test_a_huge_document_is_served_and_an_oversized_message_refused(server: LspClient) -> None:
     big = server.root / "big_generated.py"
     text = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(400_000))  # ~11 MB
     server.notify("textDocument/didOpen", {"textDocument": {
@@ -317,20 +335,21 @@ def test_a_huge_document_is_served_and_an_oversized_message_refused(server: RawS
     assert "limit" in answers[0]["error"]["message"]
 
 
-def test_a_second_initialize_is_refused(server: RawServer) -> None:
+def test_a_second_initialize_is_refused(server: LspClient) -> None:
     code = error_code(server, "initialize", {"processId": None, "rootUri": None,
                                              "capabilities": {}})  # fmt: skip
     assert code == INVALID_REQUEST
-    server.status()
+    check_status(server)
 
 
 def test_requests_before_initialize_and_after_shutdown(tmp_path: Path) -> None:
-    srv = RawServer(make_workspace(tmp_path / "repo"), tmp_path, initialize=False)
+    root = make_workspace(tmp_path / "repo")
+    srv = start(root, tmp_path)
     try:
         status = {"command": "lsp-ai.status"}
         assert error_code(srv, "workspace/executeCommand", status) == SERVER_NOT_INITIALIZED
-        srv.initialize()
-        srv.status()
+        initialize(srv, root)
+        check_status(srv)
         assert error_code(srv, "shutdown", None) is None
         assert error_code(srv, "workspace/executeCommand", status) == INVALID_REQUEST
         srv.notify("exit", None)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lsp_ai.lsp.transport import FrameParser, FramingError, Message
-from tests.robustness.raw_client import encode
+from tests.harness.lsp_client import encode
 
 messages = st.lists(
     st.fixed_dictionaries(
