@@ -17,7 +17,7 @@ from lsp_ai.chat.actions import CodeActions
 from lsp_ai.chat.service import ChatService
 from lsp_ai.chat.session import SessionStore
 from lsp_ai.completion.engine import CompletionEngine
-from lsp_ai.completion.repo_context import RecentWindows, RepoContext
+from lsp_ai.completion.repo_context import RecentExcerpts, RepoContext
 from lsp_ai.concurrency import Gate
 from lsp_ai.config import Config
 from lsp_ai.governor import Activity, Budget, Governor, Pacer, other_busy_cores, release_heap
@@ -63,7 +63,7 @@ class Wiring:
         )
         self.problems: list[str] = []  # set-up trouble to show the user, by config key
         # Outlives config reloads: which files the user visited is not configuration.
-        self.recent = RecentWindows()
+        self.recent = RecentExcerpts()
         self.index = self._make_index(config)
         self.completion = self._make_completion(config)
         self.chat = self._make_chat(config)

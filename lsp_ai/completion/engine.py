@@ -80,7 +80,7 @@ class CompletionResult:
 DOCUMENTS_KEPT = 64
 # Prompt room kept for the template's own tokens.
 TEMPLATE_TOKENS = 32
-# Share of the window the character-counted budgets may fill.
+# Share of the context window (n_ctx) the character-counted budgets may fill.
 HEADROOM = 0.85
 
 
@@ -174,11 +174,11 @@ class CompletionEngine:
         """`urgent`: someone waits for it, so chat pauses meanwhile (not for speculation)."""
         model = self._slot.get()
         layout = choose_layout(self._fim_template, model.fim_tokens())
-        # The window, less the answer and the template, is shared: a quarter for repository
+        # The context window, less the answer and the template, is shared: a quarter for repository
         # context, an eighth for the suffix (FIM only: it is evaluated again on every
         # keystroke), the rest for the prefix.
         # Budgets are counted in characters (CHARS_PER_TOKEN); dense text tokenizes worse,
-        # so a sixth of the window is kept free.
+        # so a sixth of it is kept free.
         room = max(64, int((model.n_ctx - self._max_tokens - TEMPLATE_TOKENS) * HEADROOM))
         context_budget = room // 4 if self._context else 0
         suffix_budget = room // 8 if layout.uses_suffix else 0

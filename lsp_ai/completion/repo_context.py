@@ -6,12 +6,12 @@ Two sources, both in memory and ready on the keystroke path:
   index's symbol table, ranked by BM25 against the lines around the cursor. On real code the
   definition a line needs is far more often among what its file imports than among what a
   search with the nearby lines finds;
-- a ring buffer of windows from files the user recently opened or edited.
+- a ring buffer of excerpts from files the user recently opened or edited.
 
 The block they make opens the prompt, so it has to stay put: llama.cpp reuses its KV cache
 only up to the first token that differs, and a changed block means evaluating the whole
 prompt again. It is recomputed when the cursor leaves the lines it was computed for or another
-file's window changes, never because of typing on the current line.
+file's excerpt changes, never because of typing on the current line.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from lsp_ai.completion.context import CHARS_PER_TOKEN, keep_first_lines
 from lsp_ai.index.symbols import Symbol, SymbolTable
 from lsp_ai.spans import CodeSpan
 
-WINDOW_LINES = 32  # lines kept from a recently visited file, around where the user was
-RECENT_WINDOWS = 8  # ring buffer size
+EXCERPT_LINES = 32  # lines kept from a recently visited file, around where the user was
+RECENT_EXCERPTS = 8  # ring buffer size
 QUERY_LINES = 24  # lines above the cursor that rank the definitions
 REANCHOR_LINES = 24  # cursor movement that earns a new selection
 MAX_DEFS_PER_NAME = 2  # a common name (`get`, `run`) should not flood the block
 MAX_MEMBERS = 16  # methods and fields brought in by a class the file names
 _TYPE_KINDS = {"class", "struct", "interface", "trait", "enum", "type", "impl"}
-SIGNATURE_SHARE = 0.6  # of the context budget, the rest goes to recent windows
+SIGNATURE_SHARE = 0.6  # of the context budget, the rest goes to recent excerpts
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -54,8 +54,8 @@ def words(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Window:
-    serial: int  # changes whenever the window's text does
+class _Excerpt:
+    serial: int  # changes whenever the excerpt's text does
     path: str
     start: int
     end: int  # exclusive
@@ -63,18 +63,18 @@ class _Window:
     first: int  # the line `text` starts on
 
 
-class RecentWindows:
-    """Windows of recently opened or edited files, oldest first; safe across threads."""
+class RecentExcerpts:
+    """Excerpts of recently opened or edited files, oldest first; safe across threads."""
 
-    def __init__(self, capacity: int = RECENT_WINDOWS, lines: int = WINDOW_LINES) -> None:
+    def __init__(self, capacity: int = RECENT_EXCERPTS, lines: int = EXCERPT_LINES) -> None:
         self._capacity = capacity
         self._lines = lines
-        self._windows: list[_Window] = []
+        self._excerpts: list[_Excerpt] = []
         self._serials = count()
         self._lock = threading.Lock()
 
     def note(self, path: str, text: str, line: int) -> None:
-        """Remember the lines around `line`; replaces an overlapping window of the same file."""
+        """Remember the lines around `line`; replaces an overlapping excerpt of the same file."""
         lines = text.split("\n")
         start = max(0, min(line - self._lines // 2, len(lines) - self._lines))
         end = min(len(lines), start + self._lines)
@@ -82,27 +82,27 @@ class RecentWindows:
         body = joined.strip("\n")
         first = start + len(joined) - len(joined.lstrip("\n"))
         with self._lock:
-            kept = [w for w in self._windows if not self._overlaps(w, path, start, end)]
+            kept = [w for w in self._excerpts if not self._overlaps(w, path, start, end)]
             if body.strip():
-                kept.append(_Window(next(self._serials), path, start, end, body, first))
-            self._windows = kept[-self._capacity :]
+                kept.append(_Excerpt(next(self._serials), path, start, end, body, first))
+            self._excerpts = kept[-self._capacity :]
 
     def forget(self, path: str) -> None:
         with self._lock:
-            self._windows = [w for w in self._windows if w.path != path]
+            self._excerpts = [w for w in self._excerpts if w.path != path]
 
-    def _overlaps(self, w: _Window, path: str, start: int, end: int) -> bool:
+    def _overlaps(self, w: _Excerpt, path: str, start: int, end: int) -> bool:
         return w.path == path and min(w.end, end) - max(w.start, start) > self._lines // 2
 
-    def others(self, path: str) -> list[_Window]:
+    def others(self, path: str) -> list[_Excerpt]:
         with self._lock:
-            return [w for w in self._windows if w.path != path]
+            return [w for w in self._excerpts if w.path != path]
 
 
 @dataclass(frozen=True)
 class _Block:
     anchor: int  # cursor line it was computed for
-    windows: tuple[int, ...]  # serials of the recent windows it saw
+    excerpts: tuple[int, ...]  # serials of the recent excerpts it saw
     snippets: tuple[CodeSpan, ...]
     display: str  # the document's own path as the prompt shows it
 
@@ -113,7 +113,7 @@ SymbolSource = Callable[[str], "tuple[SymbolTable, str] | None"]
 class RepoContext:
     """Chooses the snippets for one completion prompt and keeps them stable between keys."""
 
-    def __init__(self, symbols_for: SymbolSource, recent: RecentWindows, documents: int = 64):
+    def __init__(self, symbols_for: SymbolSource, recent: RecentExcerpts, documents: int = 64):
         self._symbols_for = symbols_for
         self.recent = recent
         self._blocks: OrderedDict[str, _Block] = OrderedDict()
@@ -128,10 +128,10 @@ class RepoContext:
         Each snippet is a span of another file under the path the model sees. On most
         keystrokes this is the cached block: no path is resolved, nothing is ranked.
         """
-        windows = self.recent.others(path)
-        serials = tuple(w.serial for w in windows)
+        excerpts = self.recent.others(path)
+        serials = tuple(w.serial for w in excerpts)
         block = self._blocks.get(path)
-        if block and block.windows == serials and abs(line - block.anchor) <= REANCHOR_LINES:
+        if block and block.excerpts == serials and abs(line - block.anchor) <= REANCHOR_LINES:
             self._blocks.move_to_end(path)
             return list(block.snippets)
         found = self._symbols_for(path)
@@ -143,14 +143,14 @@ class RepoContext:
             sigs = _signature_snippets(defs, int(budget * SIGNATURE_SHARE))
         used = sum(_cost(s) for s in sigs)
         recent: list[CodeSpan] = []
-        for w in reversed(windows):  # newest first while the budget lasts...
+        for w in reversed(excerpts):  # newest first while the budget lasts...
             piece = keep_first_lines(w.text, budget - used - len(w.path) - 16)
             if not piece:
                 break
             last = w.first + piece.count("\n")
             recent.append(CodeSpan(self.display(w.path), w.first, last, piece))
             used += _cost(recent[-1])
-        # ...but shown oldest first, so that a new window extends the block at its end.
+        # ...but shown oldest first, so that a new excerpt extends the block at its end.
         ordered = tuple(sigs + recent[::-1])
         display = rel if found else path.rsplit("/", 1)[-1]
         self._blocks[path] = _Block(line, serials, ordered, display)

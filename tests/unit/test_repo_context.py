@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsp_ai.completion.repo_context import RecentWindows, RepoContext, rank_definitions, words
+from lsp_ai.completion.repo_context import RecentExcerpts, RepoContext, rank_definitions, words
 from lsp_ai.index.symbols import Symbol, SymbolTable
 
 
@@ -54,8 +54,8 @@ def test_definitions_used_by_the_file_are_ranked_and_its_own_are_not() -> None:
     assert "main" not in names  # defined in this very file
 
 
-def test_recent_windows_replace_overlaps_and_keep_capacity() -> None:
-    recent = RecentWindows(capacity=3, lines=10)
+def test_recent_excerpts_replace_overlaps_and_keep_capacity() -> None:
+    recent = RecentExcerpts(capacity=3, lines=10)
     text = "\n".join(f"line {i}" for i in range(100))
     recent.note("/a.py", text, 50)
     recent.note("/a.py", text, 52)  # mostly the same lines: replaces the first
@@ -68,7 +68,7 @@ def test_recent_windows_replace_overlaps_and_keep_capacity() -> None:
 
 def test_block_is_stable_while_typing_and_moves_with_the_cursor() -> None:
     t = table()
-    recent = RecentWindows()
+    recent = RecentExcerpts()
     ctx = RepoContext(lambda p: (t, p.removeprefix("/ws/")), recent)
     first = ctx.snippets("/ws/app.py", APP, 6, 400)
     assert first and first[0].path == "shop/io.py"  # signatures, grouped by file, sorted
@@ -76,18 +76,18 @@ def test_block_is_stable_while_typing_and_moves_with_the_cursor() -> None:
     # Typing on the same line, or a few lines away, keeps the very same block.
     assert ctx.snippets("/ws/app.py", APP + "tot", 6, 400) == first
     assert ctx.snippets("/ws/app.py", APP + "\n\n\n", 9, 400) == first
-    # Another file's window joins the block at its end, after the signatures.
+    # Another file's excerpt joins the block at its end, after the signatures.
     recent.note("/ws/notes.py", "RATE = 0.21\n", 0)
     second = ctx.snippets("/ws/app.py", APP, 6, 400)
     assert second[: len(first)] == first and second[-1].path == "notes.py"
-    # The current file's own window never appears in its prompt.
+    # The current file's own excerpt never appears in its prompt.
     recent.note("/ws/app.py", APP, 6)
     assert ctx.snippets("/ws/app.py", APP, 6, 400) == second
 
 
 def test_budget_is_respected() -> None:
     t = table()
-    recent = RecentWindows()
+    recent = RecentExcerpts()
     recent.note("/ws/big.py", "\n".join(f"x{i} = {i}" for i in range(30)), 0)
     ctx = RepoContext(lambda p: (t, p.removeprefix("/ws/")), recent)
     snippets = ctx.snippets("/ws/app.py", APP, 6, 40)  # ~140 characters
@@ -95,7 +95,7 @@ def test_budget_is_respected() -> None:
 
 
 def test_without_an_index_only_recent_code_is_used() -> None:
-    recent = RecentWindows()
+    recent = RecentExcerpts()
     recent.note("/elsewhere/b.py", "def b():\n    pass\n", 0)
     ctx = RepoContext(lambda p: None, recent)
     snippets = ctx.snippets("/elsewhere/a.py", "import b\n", 0, 200)
@@ -103,7 +103,7 @@ def test_without_an_index_only_recent_code_is_used() -> None:
 
 
 def test_recent_snippets_carry_the_lines_of_the_text_they_keep() -> None:
-    recent = RecentWindows()
+    recent = RecentExcerpts()
     recent.note("/elsewhere/b.py", "\n\nA = 1\nB = 2\n\n", 0)  # empty edge lines are dropped
     ctx = RepoContext(lambda p: None, recent)
     [snippet] = ctx.snippets("/elsewhere/a.py", "import b\n", 0, 200)
