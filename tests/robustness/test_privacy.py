@@ -189,7 +189,7 @@ async def test_a_secret_never_reaches_a_prompt(
     assert not await inline_items(client, env_uri, 0, len(text.split("\n")[0]))
     answer = await chat(client, "What is the SECRET_TOKEN value?", env_uri)
     assert SECRET not in answer["content"]
-    # The open .env must not leak through the recent-files window of another file either.
+    # The open .env must not leak through the recent-code excerpts of another file either.
     uri = client.open_doc(workspace / "shop" / "notes.py", "import os\n\ntoken = ")
     await inline_items(client, uri, 2, 8)
     with pytest.raises(JsonRpcInvalidParams, match="secret"):
