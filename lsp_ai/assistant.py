@@ -331,7 +331,7 @@ class Assistant:
             "pending": self.live.pending,
             "models": status["models"],
             "resources": status["resources"],
-            "recentDecisions": recent,
+            "recent_decisions": recent,
         }
 
     def explain_last_completion(self, uri: str | None = None) -> tuple[str, dict[str, Any] | None]:

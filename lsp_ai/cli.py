@@ -223,7 +223,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     assistant = _assistant(_root(args.root))
     hits = _run(assistant, assistant.search(args.query, args.k))
     if args.json:
-        print(json.dumps([h.to_json() for h in hits], indent=2))
+        from lsp_ai.lsp.convert import hits as hits_json  # the same shape as lsp-ai.search
+
+        print(json.dumps(hits_json(hits), indent=2))
         return 0
     if not hits:
         print("no matches")

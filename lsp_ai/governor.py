@@ -272,12 +272,12 @@ class Governor:
     def status(self) -> dict[str, object]:
         now = rss_mb()
         return {
-            "rssMb": round(now),
-            "peakRssMb": round(max(self.peak_mb, now)),
-            "maxRssMb": self.max_rss_mb,
-            "overBudget": self.max_rss_mb > 0 and now > self.max_rss_mb,
-            "unloadAfterS": self.unload_after_s,
-            "embedBatch": self.embed_batch,
-            "heapReleasedMb": round(self.released_mb),
+            "rss_mb": round(now),
+            "peak_rss_mb": round(max(self.peak_mb, now)),
+            "max_rss_mb": self.max_rss_mb,
+            "over_budget": self.max_rss_mb > 0 and now > self.max_rss_mb,
+            "unload_after_s": self.unload_after_s,
+            "embed_batch": self.embed_batch,
+            "heap_released_mb": round(self.released_mb),
             "actions": list(self.actions),
         }

@@ -190,8 +190,8 @@ class Wiring:
     def status(self) -> dict[str, Any]:
         resources = self.governor.status()
         resources["threads"] = self.models.threads(self.config)
-        resources["typingWaitS"] = round(self.activity.waited_s, 1)
-        resources["otherBusyCores"] = round(other_busy_cores(), 2)
+        resources["typing_wait_s"] = round(self.activity.waited_s, 1)
+        resources["other_busy_cores"] = round(other_busy_cores(), 2)
         return {**self.index.stats(), "models": self.models.status(), "resources": resources}
 
     def close(self) -> None:

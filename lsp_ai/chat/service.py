@@ -40,19 +40,6 @@ class Source:
     span: CodeSpan
     score: float
 
-    def to_json(self) -> dict[str, Any]:
-        span = self.span
-        out: dict[str, Any] = {
-            "uri": self.uri,
-            "path": span.path,
-            "startLine": span.start_line,
-            "endLine": span.end_line,
-            "score": round(self.score, 6),
-        }
-        if span.symbol:
-            out["symbol"] = span.symbol
-        return out
-
 
 @dataclass
 class ChatResult:
@@ -64,13 +51,6 @@ class ChatResult:
     messages: list[ChatMessage] = field(default_factory=list)  # the prompt, for traces
     # What retrieval found, what the prompt kept, what the token budget dropped: for traces.
     retrieval: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sessionId": self.session_id,
-            "content": self.content,
-            "sources": [s.to_json() for s in self.sources],
-        }
 
 
 class ChatService:

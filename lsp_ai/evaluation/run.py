@@ -107,7 +107,7 @@ def evaluate(
         },
         "counts": {
             "files": tasks.files,
-            "indexed_files": stats["indexedFiles"],
+            "indexed_files": stats["indexed_files"],
             "chunks": stats["chunks"],
             "documented_functions": tasks.documented,
             "import_lines": tasks.import_lines,

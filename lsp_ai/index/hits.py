@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from lsp_ai.spans import CodeSpan
 
@@ -16,19 +16,6 @@ class SearchHit:
     kind: str  # the chunk's kind; "callee" | "caller" for a call-graph neighbour
     language: str
     score: float
-
-    def to_json(self) -> dict[str, Any]:
-        span = self.span
-        return {
-            "path": span.path,
-            "startLine": span.start_line,
-            "endLine": span.end_line,
-            "symbol": span.symbol,
-            "kind": self.kind,
-            "language": self.language,
-            "score": round(self.score, 6),
-            "text": span.text,
-        }
 
 
 class Retriever(Protocol):

@@ -445,7 +445,7 @@ class IndexService:
         self.last_crawl = total
         if cancel is None or not cancel.is_set():
             self._built.set()  # a cancelled crawl is finished by the next search or reindex
-        return self.stats()["indexedFiles"]
+        return self.stats()["indexed_files"]
 
     def ensure_built(self) -> None:
         if not self._built.is_set():
@@ -537,10 +537,10 @@ class IndexService:
         return self._embedder.embed([query], "query")[0]
 
     def stats(self) -> dict[str, int]:
-        totals = {"indexedFiles": 0, "chunks": 0}
+        totals = {"indexed_files": 0, "chunks": 0}
         for idx in self._indexes or []:
             s = idx.stats()
-            totals["indexedFiles"] += s["files"]
+            totals["indexed_files"] += s["files"]
             totals["chunks"] += s["chunks"]
         return totals
 

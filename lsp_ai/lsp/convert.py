@@ -14,7 +14,7 @@ from pygls.workspace import TextDocument
 
 from lsp_ai.assistant import ActionQuery, BadRequest, ChatQuery
 from lsp_ai.chat.actions import ACTIONS, LineEdit
-from lsp_ai.chat.service import ChatResult
+from lsp_ai.chat.service import ChatResult, Source
 from lsp_ai.completion.engine import CompletionResult
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.inference.base import ModelError
@@ -103,14 +103,67 @@ def chat_query(p: ChatParams, doc: TextDocument | None) -> ChatQuery:
 
 
 def chat_result(result: ChatResult) -> dict[str, Any]:
-    return result.to_json()
+    """SPEC section 3's `$/chat` result: the whole answer and its sources."""
+    return {
+        "sessionId": result.session_id,
+        "content": result.content,
+        "sources": [source(s) for s in result.sources],
+    }
+
+
+def source(s: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "uri": s.uri,
+        "path": s.span.path,
+        "startLine": s.span.start_line,
+        "endLine": s.span.end_line,
+        "score": round(s.score, 6),
+    }
+    if s.span.symbol:
+        out["symbol"] = s.span.symbol
+    return out
+
+
+def hit(h: SearchHit) -> dict[str, Any]:
+    """SPEC section 4's hit, as `lsp-ai.search` and `lsp-ai search --json` print it."""
+    return {
+        "path": h.span.path,
+        "startLine": h.span.start_line,
+        "endLine": h.span.end_line,
+        "symbol": h.span.symbol,
+        "kind": h.kind,
+        "language": h.language,
+        "score": round(h.score, 6),
+        "text": h.span.text,
+    }
 
 
 def hits(found: list[SearchHit]) -> list[dict[str, Any]]:
-    return [h.to_json() for h in found]
+    return [hit(h) for h in found]
 
 
 # -- commands --------------------------------------------------------------------------------
+
+
+def status(s: dict[str, Any]) -> dict[str, Any]:
+    """`lsp-ai.status`: the assistant's status with camelCase keys, as clients read them.
+
+    Each model's own description (`models`) is passed as its backend gives it.
+    """
+    return {_camel(k): v if k == "models" else _camel_keys(v) for k, v in s.items()}
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def search_args(args: tuple[Any, ...]) -> tuple[str, int]:

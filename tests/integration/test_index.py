@@ -187,7 +187,7 @@ def test_killed_index_run_recovers_and_converges(tmp_path: Path, embedder: Embed
     clean.build()
     reopened = service([repo], db, embedder)
     reopened.build()
-    assert reopened.stats() == clean.stats() == {"indexedFiles": 151, "chunks": 151}
+    assert reopened.stats() == clean.stats() == {"indexed_files": 151, "chunks": 151}
     assert reopened.search("handle request kind 77", 1)[0].span.path == "pkg/mod77.py"
 
 

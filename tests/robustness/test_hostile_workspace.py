@@ -367,10 +367,10 @@ def test_full_disk_fails_cleanly_and_a_later_run_completes_the_index(
         svc = service(root, db, embedder)
         try:
             assert svc.open_if_present()
-            kept = svc.stats()["indexedFiles"]
+            kept = svc.stats()["indexed_files"]
             assert 0 < kept < total  # what was committed before the disk filled is intact
             svc.build()
-            assert svc.stats() == {"indexedFiles": total, "chunks": total}
+            assert svc.stats() == {"indexed_files": total, "chunks": total}
             assert svc.search("handle request kind 77", 1)[0].span.path == "pkg/mod77.py"
         finally:
             svc.close()

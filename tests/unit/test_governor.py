@@ -102,7 +102,7 @@ def test_over_budget_the_governor_frees_cheapest_first_and_reports_it() -> None:
     assert steps == ["heap", "caches", "chat", "heap", "embedding", "heap"]
     assert gov.embed_batch == 16
     status = gov.status()
-    assert status["overBudget"] and status["rssMb"] == round(rss_mb()) > 0
+    assert status["over_budget"] and status["rss_mb"] == round(rss_mb()) > 0
     assert any("over budget" in a for a in status["actions"])  # type: ignore[union-attr]
     steps.clear()
     gov.tick()  # nothing left to try until memory grows again: no repeated work or noise
@@ -141,7 +141,7 @@ def test_freed_heap_goes_back_after_growth_while_nobody_types() -> None:
     ballast = b"x" * (64 * 2**20)  # written, so resident
     gov.tick()
     assert len(released) == 2 and len(ballast) > 0
-    assert gov.status()["heapReleasedMb"] == round(gov.released_mb)
+    assert gov.status()["heap_released_mb"] == round(gov.released_mb)
 
 
 def test_our_own_cpu_time_is_not_counted_as_other_processes_load() -> None:

@@ -56,7 +56,7 @@ def test_roots_merge_best_first_with_later_roots_named_in_paths() -> None:
         ("b.py", 0.4),
     ]
     assert one.depths == two.depths == [3]
-    assert hits[1].to_json()["path"] == "two/c.py" and hits[1].span.text == "text of c.py:0"
+    assert hits[1].span.path == "two/c.py" and hits[1].span.text == "text of c.py:0"
 
 
 def test_a_reranker_sees_at_least_its_depth_and_its_order_wins() -> None:

@@ -158,7 +158,7 @@ def test_search_results_convert_to_protocol_hits(store: ChunkStore) -> None:
     hit = store.search_fts("alpha", 1)[0].to_search_hit()
 
     assert hit.span == CodeSpan("a.py", 4, 6, "alpha", symbol="sym_4")
-    assert hit.to_json()["text"] == "alpha"
+    assert hit.span.text == "alpha"
 
 
 # -- updates -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def reindex(ls: LspAiServer, *args: Any) -> dict[str, Any]:
 
 
 def status(ls: LspAiServer, *args: Any) -> dict[str, Any]:
-    return ls.assistant.status()
+    return convert.status(ls.assistant.status())
 
 
 def explain(ls: LspAiServer, *args: Any) -> dict[str, Any]:
