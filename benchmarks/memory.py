@@ -62,7 +62,7 @@ MAX_BYTES = 3_000  # source files taken, as in benchmarks.scaling
 CHAT_CONFIG = {"models": {"chat": {"max_tokens": 64}}}
 SAMPLE_S = 0.1
 # Completions during the chat, each followed by a pause. The chat yields to a completion
-# between tokens (lsp_ai.concurrency.Gate): requests back to back would starve it.
+# between tokens (lsp_ai.concurrency.CompletionFirst): requests back to back would starve it.
 COMPLETIONS, QUICK_COMPLETIONS = 20, 8
 PAUSE_S = 1.0
 IDLE_S = 1.0

@@ -120,7 +120,7 @@ class Assistant:
             self.recorder,
             lambda: self.wiring.completion,
             speculative=lambda: self.wiring.config.completion.speculative,
-            typing=self.wiring.activity.touch,
+            user_typed=self.wiring.activity.touch,
             on_backend_error=self._backend_error,
         )
         for problem in [*problems, *self.wiring.problems]:

@@ -66,8 +66,8 @@ class LatestWins:
                 del self._live[key]
 
 
-class Gate:
-    """Lets high-priority work (completion) make low-priority work (chat) pause between tokens.
+class CompletionFirst:
+    """A priority lock: completions hold it, chat and background work wait until none does.
 
     On a 2-core laptop, a chat generation and a completion running at once each get half the
     CPU; pausing chat for the few hundred milliseconds a completion takes keeps keystrokes fast.
@@ -77,7 +77,7 @@ class Gate:
         self._busy = 0
         self._cond = threading.Condition()
 
-    def __enter__(self) -> Gate:
+    def __enter__(self) -> CompletionFirst:
         with self._cond:
             self._busy += 1
         return self
@@ -87,8 +87,8 @@ class Gate:
             self._busy -= 1
             self._cond.notify_all()
 
-    def wait_clear(self, cancel: CancelToken | None = None, poll_s: float = 0.02) -> None:
-        """Block while high-priority work runs; returns early if `cancel` fires."""
+    def wait_for_completions(self, cancel: CancelToken | None = None, poll_s: float = 0.02) -> None:
+        """Block while a completion runs; returns early if `cancel` fires."""
         with self._cond:
             while self._busy and not (cancel and cancel.cancelled):
                 self._cond.wait(poll_s)

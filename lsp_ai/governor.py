@@ -139,7 +139,7 @@ def release_heap() -> bool:
 
 
 class Activity:
-    """When the user last typed; background work asks it for a quiet moment."""
+    """When the user last typed; background work waits for a pause in typing."""
 
     def __init__(self, quiet_ms: int) -> None:
         self.quiet_s = quiet_ms / 1000
@@ -152,7 +152,7 @@ class Activity:
     def typing(self) -> bool:
         return time.monotonic() - self._last < self.quiet_s
 
-    def wait_quiet(self, stop: threading.Event | None = None) -> None:
+    def wait_for_typing_pause(self, stop: threading.Event | None = None) -> None:
         """Block while the user types (or until `stop`)."""
         started = time.monotonic()
         while (left := self._last + self.quiet_s - time.monotonic()) > 0:
@@ -164,9 +164,9 @@ class Activity:
 
 @dataclass(frozen=True)
 class Pacer:
-    """How background embedding runs: `pause()` before each slice of `batch()` texts."""
+    """How background embedding runs: `wait_for_idle()` before each slice of `batch()` texts."""
 
-    pause: Callable[[], None]
+    wait_for_idle: Callable[[], None]
     batch: Callable[[], int]
 
 

@@ -18,7 +18,7 @@ from lsp_ai.chat.service import ChatService
 from lsp_ai.chat.session import SessionStore
 from lsp_ai.completion.engine import CompletionEngine
 from lsp_ai.completion.repo_context import RecentExcerpts, RepoContext
-from lsp_ai.concurrency import Gate
+from lsp_ai.concurrency import CompletionFirst
 from lsp_ai.config import Config
 from lsp_ai.governor import Activity, Budget, Governor, Pacer, other_busy_cores, release_heap
 from lsp_ai.index.hits import SearchHit
@@ -46,7 +46,7 @@ class Wiring:
         """`models`: ready models by role, instead of loading them (tests' stand-ins)."""
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
         self.config = config
-        self.gate = Gate()
+        self.first = CompletionFirst()
         res = config.resources
         self.activity = Activity(res.quiet_ms)  # when the user last typed
         self.models = Models(config, models)
@@ -99,7 +99,7 @@ class Wiring:
             max_tokens=cfg.completion.max_tokens,
             multiline=cfg.completion.multiline,
             temperature=cfg.models.completion.temperature,
-            gate=self.gate,
+            first=self.first,
             repo_context=(
                 RepoContext(lambda path: self.index.symbols_for(path), self.recent)
                 if cfg.completion.repo_context
@@ -117,13 +117,13 @@ class Wiring:
             context_tokens=cfg.chat.context_tokens,
             max_tokens=cfg.models.chat.max_tokens,
             temperature=cfg.models.chat.temperature,
-            gate=self.gate,
+            first=self.first,
             sessions=SessionStore(self.index.home / "sessions"),
         )
 
     def _make_actions(self, cfg: Config) -> CodeActions:
         chat = cfg.models.chat
-        return CodeActions(self.models.chat, self.gate, chat.max_tokens, chat.temperature)
+        return CodeActions(self.models.chat, self.first, chat.max_tokens, chat.temperature)
 
     # -- background work and memory --------------------------------------------------------
 
@@ -133,8 +133,8 @@ class Wiring:
         On two cores, embedding a file while the user waits for ghost text slows the model
         down for as long as both run; every slice of background work waits here first.
         """
-        self.gate.wait_clear()
-        self.activity.wait_quiet()
+        self.first.wait_for_completions()
+        self.activity.wait_for_typing_pause()
 
     def when_idle(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)`, once `wait_for_idle` lets it run."""

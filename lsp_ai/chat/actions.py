@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from lsp_ai.chat.prompt import quoteattr
-from lsp_ai.concurrency import CancelToken, Gate
-from lsp_ai.inference.base import ChatMessage, GenerationParams, ModelError, TextModel
+from lsp_ai.chat.stream import paced_stream
+from lsp_ai.concurrency import CancelToken, CompletionFirst
+from lsp_ai.inference.base import ChatMessage, ModelError, TextModel
 from lsp_ai.inference.slots import ModelSlot
 from lsp_ai.languages import doc_comment
 from lsp_ai.prompts import read_prompt
@@ -66,10 +67,14 @@ class ActionResult:
 
 class CodeActions:
     def __init__(
-        self, slot: ModelSlot[TextModel], gate: Gate, max_tokens: int, temperature: float
+        self,
+        slot: ModelSlot[TextModel],
+        first: CompletionFirst,
+        max_tokens: int,
+        temperature: float,
     ) -> None:
         self._slot = slot
-        self._gate = gate
+        self._first = first
         self._max_tokens = max_tokens
         self._temperature = temperature
 
@@ -85,21 +90,16 @@ class CodeActions:
         start = max(0, min(req.start_line, len(lines) - 1))
         end = max(start, min(req.end_line, len(lines) - 1))
         model = self._slot.get()
-        params = GenerationParams(
-            self._max_tokens,
-            self._temperature,
-            repeat_penalty=1.1,
-            # Completions go first: during the prompt's evaluation as between tokens.
-            between_batches=lambda: self._gate.wait_clear(cancel),
+        answer = paced_stream(
+            model,
+            messages(req, lines, start, end),
+            max_tokens=self._max_tokens,
+            temperature=self._temperature,
+            first=self._first,
+            cancel=cancel,
+            on_delta=on_delta,
         )
-        parts = []
-        for delta in model.stream_chat(messages(req, lines, start, end), params, cancel):
-            parts.append(delta)
-            on_delta(delta)
-            self._gate.wait_clear(cancel)  # completions go first, as for chat
-            cancel.raise_if_cancelled()
-        raw = "".join(parts).strip()
-        return make_edit(req.action, raw, lines, start, end, req.language)
+        return make_edit(req.action, answer.text, lines, start, end, req.language)
 
 
 def messages(req: ActionRequest, lines: list[str], start: int, end: int) -> list[ChatMessage]:

@@ -16,9 +16,10 @@ from typing import Any
 
 from lsp_ai.chat.prompt import CurrentFile, Snippet, build_prompt
 from lsp_ai.chat.session import SessionStore
-from lsp_ai.concurrency import CancelToken, Gate
+from lsp_ai.chat.stream import paced_stream
+from lsp_ai.concurrency import CancelToken, CompletionFirst
 from lsp_ai.index.hits import Retriever
-from lsp_ai.inference.base import ChatMessage, GenerationParams, TextModel
+from lsp_ai.inference.base import ChatMessage, TextModel
 from lsp_ai.inference.slots import ModelSlot
 from lsp_ai.spans import CodeSpan
 
@@ -64,7 +65,7 @@ class ChatService:
         context_tokens: int,
         max_tokens: int,
         temperature: float,
-        gate: Gate,
+        first: CompletionFirst,
         sessions: SessionStore | None = None,
     ) -> None:
         self._slot = slot
@@ -74,7 +75,7 @@ class ChatService:
         self._context_tokens = context_tokens
         self._max_tokens = max_tokens
         self._temperature = temperature
-        self._gate = gate
+        self._first = first
         self.sessions = sessions or SessionStore(None)
 
     def chat(
@@ -115,24 +116,19 @@ class ChatService:
         )
 
         on_stage("Generating")
-        t2 = time.perf_counter()
-        params = GenerationParams(
-            self._max_tokens,
-            self._temperature,
-            repeat_penalty=1.1,
-            # Completions go first: during the prompt's evaluation as between tokens.
-            between_batches=lambda: self._gate.wait_clear(cancel),
+        answer = paced_stream(
+            model,
+            prompt.messages,
+            max_tokens=self._max_tokens,
+            temperature=self._temperature,
+            first=self._first,
+            cancel=cancel,
+            on_delta=on_delta,
         )
-        parts: list[str] = []
-        for delta in model.stream_chat(prompt.messages, params, cancel):
-            if not parts:
-                timings["first_token"] = (time.perf_counter() - t2) * 1000
-            parts.append(delta)
-            on_delta(delta)
-            self._gate.wait_clear(cancel)  # a completion request goes first
-            cancel.raise_if_cancelled()
-        timings["generation"] = (time.perf_counter() - t2) * 1000
-        content = "".join(parts).strip()
+        if answer.first_token_ms is not None:
+            timings["first_token"] = answer.first_token_ms
+        timings["generation"] = answer.total_ms
+        content = answer.text
 
         self.sessions.append(session_id, req.message, content)
         sources = [

@@ -23,7 +23,7 @@ from lsp_ai.completion.postprocess import (
     shape_done,
 )
 from lsp_ai.completion.repo_context import RepoContext
-from lsp_ai.concurrency import CancelToken, Gate
+from lsp_ai.concurrency import CancelToken, CompletionFirst
 from lsp_ai.inference.base import GenerationParams, TextModel, Usage
 from lsp_ai.inference.slots import ModelSlot
 
@@ -93,7 +93,7 @@ class CompletionEngine:
         max_tokens: int,
         multiline: str,
         temperature: float = 0.0,
-        gate: Gate | None = None,
+        first: CompletionFirst | None = None,
         repo_context: RepoContext | None = None,
         repo_name: str = "",
     ) -> None:
@@ -102,7 +102,7 @@ class CompletionEngine:
         self._max_tokens = max_tokens
         self._multiline = multiline
         self._temperature = temperature
-        self._gate = gate or Gate()
+        self._first = first or CompletionFirst()
         self._context = repo_context
         self._repo_name = repo_name
         self._docs: OrderedDict[str, _Document] = OrderedDict()
@@ -208,7 +208,7 @@ class CompletionEngine:
         params = GenerationParams(self._max_tokens, self._temperature, stops)
         started = time.perf_counter()
         pieces: list[str] = []
-        with self._gate if urgent else contextlib.nullcontext():  # chat pauses meanwhile
+        with self._first if urgent else contextlib.nullcontext():  # chat pauses meanwhile
             for piece in model.stream(prompt, params, cancel):
                 pieces.append(piece)
                 if "\n" in piece and shape_done("".join(pieces), shape, ctx.line_prefix):

@@ -39,14 +39,14 @@ class CompletionSession:
         engine: Callable[[], CompletionEngine],
         *,
         speculative: Callable[[], bool],
-        typing: Callable[[], None],
+        user_typed: Callable[[], None],
         on_backend_error: Callable[[str], None],
     ) -> None:
         self._workers = workers
         self._recorder = recorder
         self._engine = engine  # looked up per request: a config change may replace it
         self._speculative = speculative
-        self._typing = typing
+        self._user_typed = user_typed
         self._on_backend_error = on_backend_error
         self._latest = LatestWins()
         self._ahead: dict[str, _Ahead] = {}
@@ -62,7 +62,7 @@ class CompletionSession:
             return None
         await self._join_ahead(uri, req)
         token = self._latest.start(uri)  # a newer request on this document cancels older ones
-        self._typing()  # the user is typing: background indexing waits
+        self._user_typed()  # background indexing waits until typing pauses
         ran = False
 
         def work(tok: CancelToken) -> CompletionResult:

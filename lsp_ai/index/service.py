@@ -135,7 +135,7 @@ class LazyEmbedder:
         out: list[list[float]] = [[] for _ in texts]
         start = 0
         while start < len(order):
-            self._pacer.pause()
+            self._pacer.wait_for_idle()
             part = order[start : start + self._pacer.batch()]
             vectors = self._load().embed([texts[i] for i in part], "document")
             for i, vec in zip(part, vectors, strict=True):

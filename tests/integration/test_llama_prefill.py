@@ -1,7 +1,7 @@
 """A long prompt is evaluated a batch at a time when chat asks to pause between batches.
 
 Chat passes `between_batches` so a completion arriving during its prompt evaluation gets the
-CPU (lsp_ai.concurrency.Gate); these run the real embedded model.
+CPU (lsp_ai.concurrency.CompletionFirst); these run the real embedded model.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def test_background_work_waits_until_typing_stops() -> None:
     activity.touch()
     assert activity.typing()
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (activity.wait_quiet(), done.set()))
+    worker = threading.Thread(target=lambda: (activity.wait_for_typing_pause(), done.set()))
     worker.start()
     for _ in range(3):  # keystrokes keep coming: the work keeps waiting
         time.sleep(0.05)
@@ -57,7 +57,7 @@ def test_background_work_waits_until_typing_stops() -> None:
     stop = threading.Event()
     stop.set()
     activity.touch()
-    activity.wait_quiet(stop)  # a stop request ends the wait at once
+    activity.wait_for_typing_pause(stop)  # a stop request ends the wait at once
     assert activity.typing()
 
 

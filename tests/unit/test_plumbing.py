@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lsp_ai.concurrency import Cancelled, CancelToken, Gate, LatestWins
+from lsp_ai.concurrency import Cancelled, CancelToken, CompletionFirst, LatestWins
 from lsp_ai.inference.llama_cpp import _StopScanner
 from lsp_ai.lsp.protocol import parse_chat_params
 
@@ -31,22 +31,22 @@ def test_cancel_token_raises_once_cancelled() -> None:
         token.raise_if_cancelled()
 
 
-def test_gate_blocks_low_priority_work_until_clear() -> None:
-    gate = Gate()
+def test_chat_waits_while_a_completion_runs() -> None:
+    first = CompletionFirst()
     passed = threading.Event()
-    with gate:
-        t = threading.Thread(target=lambda: (gate.wait_clear(), passed.set()))
+    with first:
+        t = threading.Thread(target=lambda: (first.wait_for_completions(), passed.set()))
         t.start()
         assert not passed.wait(0.1)
     t.join(2)
     assert passed.is_set()
 
 
-def test_gate_wait_returns_on_cancel() -> None:
-    gate, token = Gate(), CancelToken()
-    with gate:
+def test_waiting_for_completions_returns_on_cancel() -> None:
+    first, token = CompletionFirst(), CancelToken()
+    with first:
         token.cancel()
-        gate.wait_clear(token)  # does not block
+        first.wait_for_completions(token)  # does not block
 
 
 def test_stop_scanner_catches_stops_split_across_tokens() -> None:
