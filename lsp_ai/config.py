@@ -79,54 +79,56 @@ def _key(default: _T, rule: _Rule, *, shown: bool = True) -> _T:
 
 
 @dataclass(frozen=True, slots=True)
-class CompletionModelConfig:
-    """Model behind ghost text (fill-in-the-middle); latency matters more than size here."""
+class ModelConfig:
+    """The keys every model role has: backend and model, where it runs, the server to reach.
+
+    Each role's section below states only what differs: its defaults and its own keys.
+    """
 
     backend: str = _key("llama_cpp", _LLM_BACKEND)
     model: str = _key("default", _NAME)
-    fim_template: str = _key("auto", _FIM_TEMPLATE)
     n_ctx: int = _key(2048, _POSITIVE)
     n_gpu_layers: int = _key(0, _GPU_LAYERS)
     n_threads: int = _key(0, _THREADS)
+    base_url: str = _key("", _STR)
+    api_key: str = _key("", _SECRET, shown=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerativeModelConfig(ModelConfig):
+    """What a model that writes text adds: its KV cache and its sampling."""
+
     # KV-cache precision: q8_0 halves its memory for long chat contexts (uses flash attention).
     kv_cache_type: str = _key("f16", _KV_CACHE)
     temperature: float = _key(0.0, _TEMPERATURE)
-    base_url: str = _key("", _STR)
-    api_key: str = _key("", _SECRET, shown=False)
 
 
 @dataclass(frozen=True, slots=True)
-class ChatModelConfig:
+class CompletionModelConfig(GenerativeModelConfig):
+    """Model behind ghost text (fill-in-the-middle); latency matters more than size here."""
+
+    fim_template: str = _key("auto", _FIM_TEMPLATE)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatModelConfig(GenerativeModelConfig):
     """Model behind codebase-aware chat; needs a larger context for retrieved snippets."""
 
-    backend: str = _key("llama_cpp", _LLM_BACKEND)
-    model: str = _key("default", _NAME)
     n_ctx: int = _key(8192, _POSITIVE)
-    n_gpu_layers: int = _key(0, _GPU_LAYERS)
-    n_threads: int = _key(0, _THREADS)
-    # KV-cache precision: q8_0 halves its memory for long chat contexts (uses flash attention).
-    kv_cache_type: str = _key("f16", _KV_CACHE)
-    max_tokens: int = _key(512, _POSITIVE)
     temperature: float = _key(0.2, _TEMPERATURE)
-    base_url: str = _key("", _STR)
-    api_key: str = _key("", _SECRET, shown=False)
+    max_tokens: int = _key(512, _POSITIVE)
 
 
 @dataclass(frozen=True, slots=True)
-class EmbeddingModelConfig:
+class EmbeddingModelConfig(ModelConfig):
     """Model that embeds code chunks for the index; prefixes serve models trained with them."""
 
     backend: str = _key(
         "sentence_transformers", _one_of("sentence_transformers", "llama_cpp", "openai")
     )
-    model: str = _key("default", _NAME)
+    n_ctx: int = _key(512, _POSITIVE)
     query_prefix: str = _key("", _STR)
     document_prefix: str = _key("", _STR)
-    n_ctx: int = _key(512, _POSITIVE)
-    n_gpu_layers: int = _key(0, _GPU_LAYERS)
-    n_threads: int = _key(0, _THREADS)
-    base_url: str = _key("", _STR)
-    api_key: str = _key("", _SECRET, shown=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,3 +281,26 @@ def test_user_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv("LSP_AI_CONFIG")
         monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
         assert user_config_path() == tmp_path / "xdg" / "lsp-ai" / "config.toml"
+
+
+def test_every_model_role_checks_the_shared_keys_with_one_rule() -> None:
+    """The model keys are declared once (ModelConfig); each role only changes defaults."""
+    from dataclasses import fields
+
+    from lsp_ai.config import (
+        ChatModelConfig,
+        CompletionModelConfig,
+        EmbeddingModelConfig,
+        ModelConfig,
+    )
+
+    shared = {f.name for f in fields(ModelConfig)} - {"backend"}  # embedding has more backends
+    for section in (CompletionModelConfig, ChatModelConfig, EmbeddingModelConfig):
+        rules = {f.name: f.metadata["rule"] for f in fields(section)}
+        for name in shared:
+            assert rules[name] is {f.name: f.metadata["rule"] for f in fields(ModelConfig)}[name]
+    _, problems = parse_config({"models": {"embedding": {"n_ctx": 0}, "chat": {"n_ctx": 0}}})
+    assert problems == [
+        "models.embedding.n_ctx must be a positive integer (got 0)",
+        "models.chat.n_ctx must be a positive integer (got 0)",
+    ]
