@@ -10,17 +10,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
 from lsp_ai.config import load_config
+from lsp_ai.index.location import index_dir
 from lsp_ai.inference.base import ModelError
 from lsp_ai.languages import DOCTOR_GRAMMARS
 
 Check = tuple[bool, str, str]
-
-
-def index_dir(db_path: str, root: Path) -> Path:
-    return Path(db_path).expanduser() if db_path else Path(user_cache_dir("lsp-ai")) / "index"
 
 
 def run_checks(root: Path) -> Iterator[Check]:
@@ -52,7 +47,7 @@ def run_checks(root: Path) -> Iterator[Check]:
 
     yield _grammars()
     yield _ctags()
-    yield _writable(index_dir(cfg.index.db_path, root))
+    yield _writable(index_dir(root.resolve(), cfg.index.db_path))
 
 
 def _llama_build() -> Check:
@@ -176,9 +171,15 @@ def _ctags() -> Check:
 
 
 def _writable(folder: Path) -> Check:
+    """Can the index be written to `folder`? Checked without creating it.
+
+    An empty index folder would look like a built index to commands that open only one that
+    exists (`lsp-ai complete`).
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
+        place = folder if folder.is_dir() else folder.parent
+        place.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=place):
             pass
     except OSError as exc:
         reason = f"{folder} is not writable ({exc.strerror}); set index.db_path"

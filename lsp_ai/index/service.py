@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from platformdirs import user_cache_dir
-
 from lsp_ai.index.chunker import Chunk, chunk_file
 from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source
 from lsp_ai.index.hits import SearchHit
+from lsp_ai.index.location import index_dir
 from lsp_ai.index.search import Mode, Rerank, Root, search
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
@@ -40,12 +39,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 FILES_PER_BATCH = 64  # one LanceDB commit per batch; small enough to resume cheaply
 SYMBOLS_FILE = "symbols.json"
-
-
-def default_db_dir(root: Path) -> Path:
-    """One database per workspace root under the user cache dir, named so roots never collide."""
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
-    return Path(user_cache_dir("lsp-ai")) / "index" / f"{root.name}-{digest}"
 
 
 @dataclass
@@ -406,10 +399,7 @@ class IndexService:
         return self._db_dir(0, self.roots[0])
 
     def _db_dir(self, i: int, root: Path) -> Path:
-        if not self._db_path:
-            return default_db_dir(root)
-        base = Path(self._db_path).expanduser()
-        return base if len(self.roots) == 1 else base / default_db_dir(root).name
+        return index_dir(root, self._db_path, len(self.roots))
 
     def indexes(self) -> list[RootIndex]:
         """Open every root's index; the embedder loads only if a store needs its dimension."""

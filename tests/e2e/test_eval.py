@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lsp_ai.evaluation.run import format_report
-from lsp_ai.index.service import default_db_dir
+from lsp_ai.index.location import index_dir
 from tests.harness.env import isolated_env
 
 pytestmark = pytest.mark.e2e
@@ -188,7 +188,7 @@ def report(home: Path, repo: Path) -> dict[str, Any]:
     out = eval_cli(home, str(repo), "--limit", "5", "--json")
     assert out.returncode == 0, out.stderr
     assert tree_hash(repo) == before, "eval changed the user's repository"
-    assert not default_db_dir(repo.resolve()).exists()  # the real index path is untouched
+    assert not index_dir(repo.resolve()).exists()  # the real index path is untouched
     found: dict[str, Any] = json.loads(out.stdout)
     return found
 

@@ -171,7 +171,7 @@ def test_killed_index_run_recovers_and_converges(tmp_path: Path, embedder: Embed
         )
     env = isolated_env(tmp_path / "home")
     db = tmp_path / "db"
-    (tmp_path / "home").mkdir()
+    (tmp_path / "home").mkdir(exist_ok=True)  # isolated_env may have made it
     (repo / ".lsp-ai.toml").write_text(f'[index]\ndb_path = "{db}"\n')
     cmd = [sys.executable, "-m", "lsp_ai", "index", str(repo)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
