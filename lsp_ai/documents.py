@@ -15,8 +15,12 @@ from urllib.parse import unquote, urlparse
 
 
 def doc_path(uri: str) -> Path | None:
-    """The file a `file:` URI names; None for unsaved buffers (`untitled:`) and other schemes."""
-    if not uri.startswith("file:"):
+    """The file a `file:` URI names; None for unsaved buffers (`untitled:`) and other schemes.
+
+    A URI whose path holds a NUL names no file any system can open: it is treated as a buffer
+    that is not a file, never passed to the file system.
+    """
+    if not uri.startswith("file:") or "\x00" in uri or "%00" in uri:
         return None
     parsed = urlparse(uri)
     path = unquote(parsed.path)

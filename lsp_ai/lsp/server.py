@@ -24,9 +24,6 @@ from lsp_ai.assistant import Assistant, Level
 
 log = logging.getLogger(__name__)
 
-# A failing notification handler pops up at most this often.
-SAME_MESSAGE_EVERY_S = 60.0
-
 
 def _converter() -> Any:
     """pygls' converter, accepting the pre-3.18 inline trigger kinds and raw custom params.
@@ -54,7 +51,6 @@ class LspAiServer(LanguageServer):
         super().__init__("lsp-ai", __version__, converter_factory=_converter)
         self._assistant: Assistant | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._failed_at: dict[str, float] = {}
 
     @property
     def assistant(self) -> Assistant:
@@ -90,16 +86,12 @@ class LspAiServer(LanguageServer):
         self.post(lambda: self.window_show_message(params))
 
     def report_server_error(self, error: Exception, source: type) -> None:
-        """A notification handler that failed: logged, and shown at most once a minute.
+        """A notification handler that failed: logged, never shown as a dialog.
 
+        A notification has no reply, and the user cannot act on a client's malformed one;
         pygls' default pops up every failure, so a client sending one bad didChange per
-        keystroke would bury the user in error messages.
+        keystroke would bury the user in error dialogs. The log (and window/logMessage) has it.
         """
         if source is FeatureRequestError:
             return  # the request's response carries the error
-        log.error("error handling a notification: %s", error)
-        message = f"lsp-ai: a notification failed ({error}); see the lsp-ai log"
-        now = self.loop.time() if self.loop is not None else 0.0
-        if now - self._failed_at.get(message, -SAME_MESSAGE_EVERY_S) >= SAME_MESSAGE_EVERY_S:
-            self._failed_at[message] = now
-            self.notify_user(Level.ERROR, message)
+        log.error("a notification was ignored: %s: %s", type(error).__name__, error)

@@ -47,10 +47,18 @@ MAX_HEADER_BYTES = 8192
 # pause of this length mid-body does not happen.
 STALL_S = 1.0
 READ_CHUNK = 65536
+# LSP messages nest a few levels (settings a few more); anything deeper is refused before
+# any code walks it, since walking it recursively (cattrs, logging) could exhaust the stack.
+MAX_DEPTH = 64
 
 _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)[ \t]*(?:\r\n|$)", re.IGNORECASE)
 _HEADER_START = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _DECODER = json.JSONDecoder()
+# JSON may escape half of a UTF-16 surrogate pair alone ("\ud800"): valid JSON, but no
+# character. Python keeps it in the string, and it breaks every encoder downstream (the
+# tokenizer, LanceDB, the log file). Only bodies holding such an escape are walked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,10 @@ class FrameParser:
         try:
             text = body.decode("utf-8")
             data, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+        except RecursionError:  # the JSON reader itself recurses: thousands of levels
+            return FramingError(
+                JsonRpcParseError.CODE, f"message body nests deeper than {MAX_DEPTH} levels"
+            )
         except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             found = _HEADER_START.search(body, 1)
             if found is None:
@@ -162,6 +174,8 @@ class FrameParser:
                 f"message body ended after {found.start()} of its {len(body)} bytes "
                 "(wrong Content-Length)",
             )
+        if _SURROGATE_ESCAPE.search(body) and not _deeper_than(data, MAX_DEPTH):
+            data = _without_lone_surrogates(data)  # one too deep is refused whole anyway
         rest = text[end:].encode("utf-8").lstrip()
         if rest:
             log.warning("a Content-Length was %d bytes too large; read on from there", len(rest))
@@ -192,7 +206,9 @@ class Dispatcher:
             self.reply(None, event.code, event.message)
             return
         data = event.data
-        if (problem := _envelope_problem(data)) is not None:
+        if (problem := _envelope_problem(data)) is None and _deeper_than(data, MAX_DEPTH):
+            problem = f"a message may nest at most {MAX_DEPTH} levels deep"
+        if problem is not None:
             msg_id = data.get("id") if isinstance(data, dict) else None
             self.reply(msg_id if _valid_id(msg_id) else None, JsonRpcInvalidRequest.CODE, problem)
             return
@@ -248,6 +264,35 @@ class Dispatcher:
         )
 
 
+def _without_lone_surrogates(data: Any) -> Any:
+    """`data` with each lone surrogate in its strings replaced by U+FFFD (same length).
+
+    Called only on data at most MAX_DEPTH deep, so the recursion is bounded.
+    """
+    if isinstance(data, str):
+        return _LONE_SURROGATE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_without_lone_surrogates(v) for v in data]
+    if isinstance(data, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in data.items()}
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether `data` nests more than `limit` levels of objects and arrays (no recursion)."""
+    level: list[Any] = [data]  # the containers at depth 1, then 2, ...
+    for _ in range(limit):
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
 def _valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or type(value) is int
 
@@ -286,7 +331,11 @@ async def pump(
         else:
             if not chunk:
                 break
-            events = parser.feed(chunk)
+            try:
+                events = parser.feed(chunk)
+            except Exception:  # a framing bug costs the bytes buffered so far, not the session
+                log.exception("reading the message stream failed; dropping what was buffered")
+                parser, events = FrameParser(), []
         for event in events:
             try:
                 dispatcher.handle(event)

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lsp_ai.lsp.transport import FrameParser, FramingError, Message
-from tests.harness.lsp_client import encode
+from lsp_ai.lsp.transport import MAX_DEPTH, FrameParser, FramingError, Message, _deeper_than
+from tests.harness.lsp_client import encode, frame
 
 messages = st.lists(
     st.fixed_dictionaries(
@@ -85,3 +85,46 @@ def test_header_names_are_case_insensitive_and_other_headers_ignored() -> None:
     body = b'{"jsonrpc": "2.0", "id": 3}'
     stream = b"content-type: application/json\r\ncontent-length:%d\r\n\r\n" % len(body) + body
     assert FrameParser().feed(stream) == [Message({"jsonrpc": "2.0", "id": 3})]
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(0, 5000), kind=st.sampled_from(["[", '{"a":']))
+def test_any_nesting_depth_is_a_message_or_a_parse_error_never_an_exception(
+    depth: int, kind: str
+) -> None:
+    close = "]" if kind == "[" else "}"
+    body = '{"jsonrpc": "2.0", "id": 1, "params": ' + kind * depth + "0" + close * depth + "}"
+    events = FrameParser().feed(frame(body.encode()) + encode({"jsonrpc": "2.0", "id": "next"}))
+    assert events[-1] == Message({"jsonrpc": "2.0", "id": "next"})
+    assert isinstance(events[0], Message | FramingError)
+
+
+def test_a_message_deeper_than_the_limit_is_refused_before_anything_walks_it() -> None:
+    assert not _deeper_than({"a": [[{"b": 1}]]}, MAX_DEPTH)
+    deep: Any = 0
+    for _ in range(MAX_DEPTH + 1):
+        deep = [deep]
+    assert _deeper_than(deep, MAX_DEPTH)
+    (event,) = FrameParser().feed(frame(b"[" * 3000 + b"]" * 3000))
+    assert isinstance(event, FramingError) and event.code == -32700 and "nest" in event.message
+
+
+@given(text=st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010)))
+def test_lone_surrogate_escapes_become_replacement_characters_of_the_same_length(
+    text: str,
+) -> None:
+    """JSON may escape half a surrogate pair alone; no string that leaves the reader keeps one."""
+    escaped = json.dumps({"jsonrpc": "2.0", "method": "m", "params": {"text": text}})
+    (event,) = FrameParser().feed(frame(escaped.encode()))
+    assert isinstance(event, Message)
+    got = event.data["params"]["text"]
+    got.encode("utf-8")  # encodable: no lone surrogate left
+    decoded = json.loads(escaped)["params"]["text"]  # pairs already joined into characters
+    assert len(got) == len(decoded)
+    assert all(g == d or g == "\ufffd" for g, d in zip(got, decoded, strict=True))
+
+
+def test_a_proper_surrogate_pair_is_the_character_it_encodes() -> None:
+    body = b'{"jsonrpc": "2.0", "method": "m", "params": {"t": "\\ud83d\\ude00 \\ud800"}}'
+    (event,) = FrameParser().feed(frame(body))
+    assert isinstance(event, Message) and event.data["params"]["t"] == "\U0001f600 \ufffd"
