@@ -61,6 +61,8 @@ class LiveIndex:
         self._job: asyncio.Future[None] | None = None
         self._edits: dict[str, _Edit] = {}
         self._watcher: WorkspaceWatcher | None = None
+        self._queued = 0  # updates handed to the index worker and not finished yet
+        self._queued_lock = threading.Lock()
 
     @property
     def crawling(self) -> bool:
@@ -68,8 +70,19 @@ class LiveIndex:
 
     @property
     def pending(self) -> int:
-        """Work not yet in the index: debounced edits, and a crawl in progress."""
-        return len(self._edits) + int(self.crawling)
+        """Work not yet in the index: debounced edits, queued updates, a crawl in progress."""
+        return len(self._edits) + self._queued + int(self.crawling)
+
+    def _submit(self, fn: Callable[..., object], *args: object) -> None:
+        """Hand an update to the index worker, counted in `pending` until it is done."""
+        with self._queued_lock:
+            self._queued += 1
+        future = self._workers.index.submit(fn, *args)
+        future.add_done_callback(lambda _done: self._finished())
+
+    def _finished(self) -> None:
+        with self._queued_lock:
+            self._queued -= 1
 
     def crawl(self) -> None:
         """Start a crawl in the background, unless one runs."""
@@ -100,14 +113,14 @@ class LiveIndex:
         """Follow changes made outside the editor; restarted when roots or the index change."""
         if self._watcher is not None:
             self._watcher.stop()
-        wiring, pool = self._wiring, self._workers.index
+        wiring = self._wiring
         index = wiring.index
 
         def apply(changed: set[Path], deleted: set[Path]) -> None:
             for path in sorted(deleted):
-                pool.submit(index.remove_file, path)
+                self._submit(index.remove_file, path)
             for path in sorted(changed):
-                pool.submit(wiring.when_idle, index.update_file, path)
+                self._submit(wiring.when_idle, index.update_file, path)
 
         dbs = [idx.db_dir for idx in index.iter_roots()]
         self._watcher = WorkspaceWatcher(wiring.roots, apply, ignore_dirs=dbs)
@@ -128,7 +141,7 @@ class LiveIndex:
             return
         wiring = self._wiring
         wiring.recent.note(str(path), edit.text, doc.edited_line)
-        self._workers.index.submit(wiring.when_idle, wiring.index.update_file, path, edit.text)
+        self._submit(wiring.when_idle, wiring.index.update_file, path, edit.text)
 
     async def saved(self, path: Path, uri: str) -> None:
         """The file on disk is the truth now: a debounced buffer edit is dropped for it."""

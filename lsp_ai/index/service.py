@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lsp_ai.index.chunker import Chunk, chunk_file
-from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source
+from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source, too_large
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.location import index_dir
 from lsp_ai.index.search import Mode, Rerank, Root, search
@@ -335,7 +335,11 @@ class RootIndex:
                 reason = self.filter.check(path)
                 if reason is not None and not reason.startswith(("unreadable", "not a file")):
                     return False
-                data = text.encode()
+                data = text.encode("utf-8", "replace")
+                if len(data) > self.filter.max_file_bytes:  # a buffer is bounded as a file is
+                    log.info("%s: %s", rel, too_large(len(data), self.filter.max_file_bytes))
+                    self.remove(rel)  # what is indexed of it no longer matches the buffer
+                    return False
                 file_hash = hashlib.sha256(data).hexdigest()
                 state = self.store.file_state(rel)
                 if state is not None and state.file_hash == file_hash:
