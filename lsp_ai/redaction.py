@@ -37,13 +37,17 @@ _TOKEN_FORMATS = (
 )
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])(?:" + "|".join(_TOKEN_FORMATS) + r")(?![A-Za-z0-9_\-])")
 
-# PEM private keys of every kind (RSA, EC, OPENSSH, ENCRYPTED, PGP ... BLOCK). The body up to
-# the END line is masked, the BEGIN and END lines kept; a block whose END is missing (still
-# being typed, or cut off) is masked to the end of the text.
+# PEM private keys of every kind (RSA, EC, OPENSSH, ENCRYPTED, PGP ... BLOCK). The body is
+# masked, the BEGIN and END lines kept. The body may only hold what a key in a file or in
+# string literals holds (base64, PEM headers, `\n` escapes, quotes, whitespace), so code that
+# merely mentions the BEGIN line (a PEM parser) is left alone. A block whose END is missing
+# (still being typed, or cut off) is masked over the base64 lines that follow it.
+_BEGIN = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _PRIVATE_KEY = re.compile(
-    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?P<body>[\s\S]*?)"
-    r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
+    _BEGIN + r"(?P<body>[A-Za-z0-9+/=\s:,\-\\\"']*?)-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+)
+_PRIVATE_KEY_CUT = re.compile(
+    _BEGIN + r"(?P<body>(?:[ \t]*(?:\\n)?\r?\n[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*)+)"
 )
 
 # The 40-character AWS secret access key has no prefix: it is recognised by its name nearby.
@@ -68,7 +72,7 @@ _GENERIC_QUOTED = re.compile(
     _NAME + _ASSIGN + r"[rbuf]?(?P<quote>[\"'`])(?P<value>[^\s\"'`{}]{8,})(?P=quote)"
 )
 _GENERIC_BARE = re.compile(
-    r"(?m)^[ \t]*(?:export[ \t]+)?"
+    r"(?m)^[ \t]*(?:export[ \t]+)?[\w.\-]*?"  # the whole name, from the start of the line
     + _NAME
     + r"[ \t]*(?:=|:)[ \t]*(?P<value>(?=[^\s]*[0-9])(?=[^\s]*[A-Za-z])[A-Za-z0-9+/=_\-!@%^&*~]{8,})"
     + r"[ \t]*(?:#.*)?$"
@@ -107,6 +111,7 @@ def find_secrets(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     if "PRIVATE KEY" in text:  # cheap test first: the block regex is the slow one
         spans += [m.span("body") for m in _PRIVATE_KEY.finditer(text)]
+        spans += [m.span("body") for m in _PRIVATE_KEY_CUT.finditer(text)]
     spans += [m.span() for m in _TOKEN.finditer(text)]
     for regex in (_AWS_SECRET, _GENERIC_QUOTED, _GENERIC_BARE, _URL_PASSWORD):
         for m in regex.finditer(text):
