@@ -464,8 +464,8 @@ class FileFilter:
         A symlink is judged on its own name and on its target: the target's path must not be
         a secret and the target must pass every rule itself, so a link cannot give a secret
         or an ignored file an innocent name. The identity recorded is that of the file the
-        rules looked at (the target, not re-resolved), so a link re-pointed or a file swapped
-        after this is refused when read.
+        rules looked at (the target, not re-resolved), so the reader can tell a link re-pointed
+        or a file swapped after this from the file judged here (`read_source`).
         """
         if not _is_utf8(rel.rsplit("/", 1)[-1]):
             return NOT_UTF8_NAME
