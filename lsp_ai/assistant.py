@@ -6,6 +6,11 @@ prompt, every completion and chat ends as one decision record, a newer completio
 supersedes an older one and the next suggestion is computed ahead. Methods are coroutines (the
 front-ends are asyncio programs; the CLI wraps a call in `asyncio.run`); blocking model and
 index work runs in `Workers`, and a cancelled call stops the model's work.
+
+Document text enters here and nowhere else, so here is where keys, tokens and private keys
+pasted into it are masked (`lsp_ai.redaction`), before any prompt, recent-code excerpt or
+index update sees the text. Masks keep every line's length, so the cursor and selections
+the front-end sent still point at the same code.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,7 @@ from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
 from lsp_ai.models import Role
 from lsp_ai.records import Outcome, Recorder, explain
+from lsp_ai.redaction import redact, redact_text, restore
 from lsp_ai.wiring import Wiring
 from lsp_ai.workers import Workers
 
@@ -178,7 +184,7 @@ class Assistant:
             name = doc.path.name if doc.path else uri
             log.info("%s is %s: no completions or chat context from it", name, doc.private)
         else:
-            self.wiring.recent.note(doc.key, text, 0)
+            self.wiring.recent.note(doc.key, redact(text), 0)
         return doc
 
     def document_changed(self, uri: str, text: str, edited_line: int | None = None) -> None:
@@ -189,7 +195,8 @@ class Assistant:
         self.wiring.activity.touch()
         if edited_line is not None:
             doc.edited_line = edited_line
-        self.live.edited(doc, text)
+        if doc.private is None:  # a private buffer is never indexed: no need to mask it
+            self.live.edited(doc, redact(text))
 
     async def document_saved(self, uri: str) -> None:
         if (path := doc_path(uri)) is not None:
@@ -209,7 +216,9 @@ class Assistant:
 
         None when there is nothing to show or a newer request on the document took over.
         """
-        req = CompletionRequest(text, line, character, doc_key(uri), language_for(uri), invoked)
+        req = CompletionRequest(
+            redact(text), line, character, doc_key(uri), language_for(uri), invoked
+        )
         return await self.completions.complete(uri, req, self.documents.private(uri))
 
     # -- chat and code actions ---------------------------------------------------------------
@@ -253,7 +262,9 @@ class Assistant:
         """The user's document as chat context, unless it is private."""
         if query.uri is None or query.text is None or self.documents.private(query.uri):
             return None
-        return CurrentFile(self._display_path(query.uri), query.text, query.line, query.character)
+        return CurrentFile(
+            self._display_path(query.uri), redact(query.text), query.line, query.character
+        )
 
     def actions_for(self, uri: str) -> list[str]:
         """The code actions on offer in `uri`.
@@ -271,9 +282,10 @@ class Assistant:
             raise BadRequest(
                 f"{query.uri} is {reason}; lsp-ai never sends it to a model (SPEC section 5)"
             )
+        masked = redact_text(query.text)
         req = ActionRequest(
             query.action,
-            query.text,
+            masked.text,
             query.first_line,
             query.last_line,
             self._display_path(query.uri),
@@ -281,12 +293,19 @@ class Assistant:
         )
         actions = self.wiring.actions
         try:
-            return await self.workers.run(
+            result = await self.workers.run(
                 self.workers.chat, lambda tok: actions.run(req, tok), CancelToken()
             )
         except ModelError as exc:
             self._notify(Level.ERROR, str(exc))
             raise
+        if masked.found and query.action == "refactor" and result.edit is not None:
+            # The rewrite replaces the selection: masks the model kept get the user's secrets
+            # back, or applying it would overwrite a real key with asterisks.
+            edit = result.edit
+            new_text = restore(edit.new_text, query.text, masked, query.first_line, query.last_line)
+            result = replace(result, edit=replace(edit, new_text=new_text))
+        return result
 
     # -- the index ---------------------------------------------------------------------------
 

@@ -68,6 +68,12 @@ _STR_LIST = _Rule(
     lambda v: isinstance(v, list | tuple) and all(isinstance(s, str) for s in v),
     tuple,
 )
+# Secret patterns only add to the built-in list: a `!pattern` would take a secret off it.
+_SECRET_PATTERNS = _Rule(
+    "a list of gitignore-style patterns without negations ('!')",
+    lambda v: _STR_LIST.accept(v) and not any(s.strip().startswith("!") for s in v),
+    tuple,
+)
 _LLM_BACKEND = _one_of("llama_cpp", "openai")
 _KV_CACHE = _one_of("f16", "q8_0", "q4_0")
 _FIM_TEMPLATE = _one_of("auto", "qwen", "starcoder", "codellama", "deepseek", "none")
@@ -158,6 +164,9 @@ class IndexConfig:
     db_path: str = _key("", _STR)
     exclude: tuple[str, ...] = _key((), _STR_LIST)
     max_file_bytes: int = _key(1_000_000, _POSITIVE)
+    # More files that hold credentials, on top of the built-in list (index/secret_files.py):
+    # never indexed, never in a prompt.
+    secret_patterns: tuple[str, ...] = _key((), _SECRET_PATTERNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class Wiring:
             rerank=self._reranker(cfg),
             exclude=cfg.index.exclude,
             max_file_bytes=cfg.index.max_file_bytes,
+            secret_patterns=cfg.index.secret_patterns,
             db_path=cfg.index.db_path,
             pacer=Pacer(self.wait_for_idle, lambda: self.governor.embed_batch),
         )

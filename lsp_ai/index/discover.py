@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pathspec
 
+from lsp_ai.index.secret_files import BUILTIN, secret_files
+
 log = logging.getLogger(__name__)
 
 #: Directories that are never worth indexing: VCS metadata, dependencies, build output and
@@ -50,27 +52,6 @@ ALWAYS_SKIPPED_DIRS: frozenset[str] = frozenset(
     }
 )
 _ALWAYS_SKIPPED_DIR_GLOBS: tuple[str, ...] = ("*.egg-info",)
-
-#: Files that hold credentials. Matched case-insensitively against the file name, and
-#: checked before any ignore file, so a careless `!.env` can never leak a key into a prompt.
-SECRET_PATTERNS: tuple[str, ...] = (
-    ".env",
-    ".env.*",
-    "*.pem",
-    "*.key",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    "*.p12",
-    "*.pfx",
-    ".npmrc",
-    ".pypirc",
-    ".netrc",
-    "credentials*.json",
-    "*.keystore",
-    ".htpasswd",
-)
 
 #: Lockfiles and minified or generated files: large, machine-written and useless as context.
 GENERATED_PATTERNS: tuple[str, ...] = (
@@ -140,6 +121,14 @@ NOT_UTF8_NAME = "name is not valid UTF-8"
 
 _IGNORE_FILE_NAMES: tuple[str, ...] = (".gitignore", ".ignore")
 
+#: A regular file with more than one name is refused: the other names cannot be found without
+#: searching the whole file system (they may lie outside the workspace, say `~/.aws/`), and a
+#: hard link is the one way to give a secret's content a harmless name no path check sees
+#: through. Hard links are rare in source trees; the reason names the cause so a user can copy
+#: the file instead.
+HARD_LINK = "hard link (another name of the file may be a secret; copy it to index it)"
+SYMLINK_TO_SECRET = "symlink to a secret file"
+
 
 @dataclass(frozen=True)
 class DiscoveredFile:
@@ -148,6 +137,8 @@ class DiscoveredFile:
     path: Path
     rel: str
     size: int
+    # (st_dev, st_ino) of the file the rules judged: the reader refuses any other file.
+    identity: tuple[int, int] | None = None
 
 
 @dataclass
@@ -159,12 +150,11 @@ class SkippedFile:
 
 
 def is_secret(name: str) -> bool:
-    """Tell whether a file name looks like it holds credentials.
+    """Tell whether a file name or relative path is on the built-in list of secret files.
 
     Matching is case-insensitive so `SERVER.PEM` on a case-insensitive file system is caught.
     """
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in SECRET_PATTERNS)
+    return BUILTIN.match(name)
 
 
 def is_generated(name: str) -> bool:
@@ -193,20 +183,60 @@ class NotIndexable(Exception):
     """A listed file that breaks a rule by the time it is read; the message is the reason."""
 
 
-def read_source(path: Path, max_bytes: int) -> bytes:
+REPLACED = "replaced by another file while being read"
+
+
+class Replaced(NotIndexable):
+    """What was opened is not the file the rules judged: judge the path again before reading."""
+
+
+def read_source(
+    path: Path,
+    max_bytes: int,
+    root: str | None = None,
+    identity: tuple[int, int] | None = None,
+) -> bytes:
     """Read a listed file for indexing, checking again what the walk checked when listing it.
 
     Between listing and reading, a file can be replaced: by a FIFO (a plain read would block
-    for ever), a directory, a file over the size limit or a binary one. The checks run on the
-    open descriptor, so they describe the bytes actually read. Raises OSError when the file
-    cannot be read, NotIndexable when it may not be indexed.
+    for ever), a directory, a file over the size limit or a binary one, or by a symlink to a
+    secret or to a file outside the workspace. The path is resolved once and the resolved file
+    opened without following a symlink in its last component (O_NOFOLLOW); the checks then run
+    on the open descriptor, so they describe the bytes actually read: it must be the file the
+    rules judged (`identity`: device and inode), lie inside `root` (a real path; checked on
+    the resolved path and, where /proc tells, on the descriptor itself) and have one name.
+    Raises OSError when the file cannot be read, NotIndexable when it may not be indexed.
     """
+    real = os.path.realpath(path)
+    if root is not None and not _is_within(real, root):
+        raise NotIndexable("symlink outside workspace")
     # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    with open(os.open(path, flags), "rb") as handle:
-        st = os.fstat(handle.fileno())
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_BINARY", 0)
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
+        # Linux and macOS say ELOOP, FreeBSD EMLINK, for a last component that is a symlink.
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise NotIndexable("replaced by a symlink while being read") from exc
+        raise
+    with open(fd, "rb") as handle:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise NotIndexable("not a regular file")
+        if identity is not None and (st.st_dev, st.st_ino) != identity:
+            raise Replaced(REPLACED)
+        if root is not None:
+            opened = _opened_path(fd)
+            if opened is not None and not _is_within(opened, root):
+                raise NotIndexable("outside workspace (a directory was replaced while reading)")
+        if st.st_nlink > 1:
+            raise NotIndexable(HARD_LINK)
         if st.st_size > max_bytes:
             raise NotIndexable(too_large(st.st_size, max_bytes))
         data = handle.read(max_bytes + 1)  # one byte more tells a file that grew since
@@ -215,6 +245,14 @@ def read_source(path: Path, max_bytes: int) -> bytes:
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         raise NotIndexable("binary")
     return data
+
+
+def _opened_path(fd: int) -> str | None:
+    """The path an open descriptor really refers to, where the system tells (Linux /proc)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
 
 
 def too_large(size: int, limit: int) -> str:
@@ -279,11 +317,20 @@ class FileFilter:
     """
 
     def __init__(
-        self, root: Path, exclude: Sequence[str] = (), max_file_bytes: int = 1_000_000
+        self,
+        root: Path,
+        exclude: Sequence[str] = (),
+        max_file_bytes: int = 1_000_000,
+        secret_patterns: Sequence[str] = (),
     ) -> None:
-        """Prepare the filter; ignore files are read lazily, per directory, as needed."""
+        """Prepare the filter; ignore files are read lazily, per directory, as needed.
+
+        `secret_patterns` add to the built-in secret files (`index.secret_patterns`); raises
+        BadSecretPattern for a negation among them.
+        """
         self.root = Path(os.path.abspath(root))
-        self._real_root = os.path.realpath(self.root)
+        self.real_root = self._real_root = os.path.realpath(self.root)
+        self.secrets = secret_files(secret_patterns)
         self.max_file_bytes = max_file_bytes
         self._exclude = pathspec.GitIgnoreSpec.from_lines(list(exclude))
         self._spec_cache: dict[str, tuple[tuple[object, ...], pathspec.GitIgnoreSpec]] = {}
@@ -322,6 +369,11 @@ class FileFilter:
         directories (ignored or vendored parents, symlinked parents), so the answer for a
         path agrees with whether `walk()` would have yielded it.
         """
+        verdict = self.examine(path)
+        return verdict if isinstance(verdict, str) else None
+
+    def examine(self, path: Path) -> str | DiscoveredFile:
+        """Like `check()`, but an indexable file comes back as `walk()` would yield it."""
         rel = self._rel_of(path)
         if rel is None:
             return "outside workspace"
@@ -335,7 +387,7 @@ class FileFilter:
             if reason is not None:
                 return reason
             chain = self._extend_chain(chain, dir_rel)
-        return self._entry_reason(rel, chain)
+        return self._judge(rel, chain)
 
     # ----------------------------------------------------------------- walking
 
@@ -366,17 +418,11 @@ class FileFilter:
 
     def _accept_file(self, rel: str, chain: _Chain) -> DiscoveredFile | None:
         """Apply the file rules to one walked entry, recording it as skipped if it fails."""
-        reason = self._entry_reason(rel, chain)
-        if reason is not None:
-            self._skip(rel, reason)
+        verdict = self._judge(rel, chain)
+        if isinstance(verdict, str):
+            self._skip(rel, verdict)
             return None
-        path = self._abs(rel)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:  # vanished between the check and now
-            self._skip(rel, f"unreadable: {exc.strerror or exc}")
-            return None
-        return DiscoveredFile(path=path, rel=rel, size=size)
+        return verdict
 
     def record_skip(self, rel: str, reason: str) -> None:
         """Count and log a listed file the indexer gave up on when it came to read it."""
@@ -412,8 +458,15 @@ class FileFilter:
             return "inside a symlinked directory (not followed)"
         return self._dir_reason(dir_rel, chain)
 
-    def _entry_reason(self, rel: str, chain: _Chain) -> str | None:
-        """Why one directory entry is not an indexable file, or None if it is one."""
+    def _judge(self, rel: str, chain: _Chain) -> str | DiscoveredFile:
+        """Why one directory entry is not an indexable file, or the file as the rules saw it.
+
+        A symlink is judged on its own name and on its target: the target's path must not be
+        a secret and the target must pass every rule itself, so a link cannot give a secret
+        or an ignored file an innocent name. The identity recorded is that of the file the
+        rules looked at (the target, not re-resolved), so the reader can tell a link re-pointed
+        or a file swapped after this from the file judged here (`read_source`).
+        """
         if not _is_utf8(rel.rsplit("/", 1)[-1]):
             return NOT_UTF8_NAME
         path = self._abs(rel)
@@ -425,9 +478,25 @@ class FileFilter:
             reason = self._symlink_reason(path)
             if reason is not None:
                 return reason
+            if self.secrets.match(rel):
+                return "secret"
+            target = os.path.realpath(path)
+            target_rel = Path(os.path.relpath(target, self._real_root)).as_posix()
+            if self.secrets.match(target_rel):
+                return SYMLINK_TO_SECRET
+            reason = self.check(Path(target))
+            if reason is not None:
+                return f"symlink to a skipped file ({reason})"
+            try:
+                st = os.lstat(target)
+            except OSError as exc:
+                return f"unreadable: {exc.strerror or exc}"
         elif stat.S_ISDIR(st.st_mode):
             return "not a file"
-        return self._file_reason(path, rel, chain)
+        reason = self._file_reason(path, rel, chain, st)
+        if reason is not None:
+            return reason
+        return DiscoveredFile(path=path, rel=rel, size=st.st_size, identity=(st.st_dev, st.st_ino))
 
     def _symlink_reason(self, path: Path) -> str | None:
         """Follow a symlink only if it names a file inside the workspace."""
@@ -442,10 +511,13 @@ class FileFilter:
             return "symlink outside workspace"
         return None
 
-    def _file_reason(self, path: Path, rel: str, chain: _Chain) -> str | None:
-        """Apply the name, ignore, type, size and content rules to one file."""
+    def _file_reason(self, path: Path, rel: str, chain: _Chain, st: os.stat_result) -> str | None:
+        """Apply the name, ignore, type, links, size and content rules to one file.
+
+        `st` describes the file itself (a symlink's target), not followed again here.
+        """
         name = path.name
-        if is_secret(name):
+        if self.secrets.match(rel):
             return "secret"
         if self._is_ignored(rel, chain, is_dir=False):
             return "ignored"
@@ -453,12 +525,10 @@ class FileFilter:
             return "lockfile or generated file"
         if path.suffix.lower() in BINARY_EXTENSIONS:
             return "binary"
-        try:
-            st = path.stat()
-        except OSError as exc:
-            return f"unreadable: {exc.strerror or exc}"
         if not stat.S_ISREG(st.st_mode):
             return "not a regular file"  # FIFOs and devices would block or never end
+        if st.st_nlink > 1:
+            return HARD_LINK
         if st.st_size > self.max_file_bytes:
             return too_large(st.st_size, self.max_file_bytes)
         return _sniff_binary(path)

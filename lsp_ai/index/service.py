@@ -13,22 +13,33 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lsp_ai.index.chunker import Chunk, chunk_file
-from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source, too_large
+from lsp_ai.index.discover import (
+    SYMLINK_TO_SECRET,
+    DiscoveredFile,
+    FileFilter,
+    NotIndexable,
+    Replaced,
+    read_source,
+    too_large,
+)
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.location import index_dir
 from lsp_ai.index.search import Mode, Rerank, Root, search
+from lsp_ai.index.secret_files import secret_files
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
 from lsp_ai.inference.base import Embedder
 from lsp_ai.languages import language_for
+from lsp_ai.redaction import redact
 
 if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operation pays for it
     from lsp_ai.governor import Pacer
@@ -70,7 +81,11 @@ class _Prepared:
 def _symbols_of(
     rel: str, text: str, language: str
 ) -> tuple[list[Chunk], list[Symbol], list[ChunkCalls]]:
-    fc = chunk_file(rel, text, language)
+    """Chunks, definitions and calls of a file, from its text with any secret in it masked.
+
+    Masking keeps every line's length, so chunk line numbers match the file on disk.
+    """
+    fc = chunk_file(rel, redact(text), language)
     symbols = [
         Symbol(d.name, d.qualified, d.kind, d.path, d.line, d.end_line, d.signature, "tree-sitter")
         for d in fc.definitions
@@ -148,11 +163,12 @@ class RootIndex:
         exclude: Sequence[str],
         max_file_bytes: int,
         use_ctags: bool = True,
+        secret_patterns: Sequence[str] = (),
     ) -> None:
         self.root = root
         self.db_dir = db_dir
         self.embedder = embedder
-        self.filter = FileFilter(root, exclude, max_file_bytes)
+        self.filter = FileFilter(root, exclude, max_file_bytes, secret_patterns)
         from lsp_ai.index.store import ChunkStore, prepare_db_dir
 
         # Before the embedder: an unusable index folder is reported at once, not after
@@ -215,7 +231,7 @@ class RootIndex:
                 needs_symbols = (
                     state is not None and self.symbols.source_hash(f.rel) != state.file_hash
                 )
-                prepared = self._prepare(f.path, f.rel, state, stats, symbols_only=needs_symbols)
+                prepared = self._prepare(f, state, stats, symbols_only=needs_symbols)
                 if prepared is not None:
                     batch.append(prepared)
                 if len(batch) >= FILES_PER_BATCH:
@@ -230,13 +246,17 @@ class RootIndex:
 
     def _prepare(
         self,
-        path: Path,
-        rel: str,
+        found: DiscoveredFile,
         state: FileState | None,
         stats: CrawlStats,
         symbols_only: bool = False,
     ) -> _Prepared | None:
-        """Read and chunk a file if it changed; None when the index already has it."""
+        """Read and chunk a file if it changed; None when the index already has it.
+
+        What is read must be the very file the filter judged (`found.identity`), inside the
+        workspace: a file swapped for a symlink or another file since is given up.
+        """
+        path, rel = found.path, found.rel
         try:
             st = path.stat()
         except OSError as exc:  # deleted between listing and reading
@@ -251,7 +271,7 @@ class RootIndex:
         if fresh and not symbols_only:
             return None
         try:
-            data = read_source(path, self.filter.max_file_bytes)
+            data = self._read(found)
         except NotIndexable as exc:  # replaced since it was listed: a FIFO, too large, binary
             self._give_up(rel, state, str(exc))
             return None
@@ -272,6 +292,21 @@ class RootIndex:
             )
         stats.changed += 1
         return _Prepared(rel, file_hash, st.st_size, st.st_mtime_ns, chunks, symbols, calls)
+
+    def _read(self, found: DiscoveredFile) -> bytes:
+        """The bytes of the file the filter judged; a file replaced since is judged again once.
+
+        An editor's atomic save replaces a file with a new one under the same name: that one
+        is indexed if it passes the rules itself. A symlink re-pointed at a secret does not.
+        """
+        limit, root = self.filter.max_file_bytes, self.filter.real_root
+        try:
+            return read_source(found.path, limit, root, found.identity)
+        except Replaced:
+            again = self.filter.examine(found.path)
+            if isinstance(again, str):
+                raise NotIndexable(again) from None
+            return read_source(found.path, limit, root, again.identity)
 
     def _give_up(self, rel: str, state: FileState | None, reason: str) -> None:
         """Skip a listed file that changed before it could be read, with a logged reason.
@@ -319,7 +354,14 @@ class RootIndex:
             self.symbols.set_file(p.rel, defs, p.calls, p.file_hash)
 
     def _ctags(self, rels: list[str]) -> dict[str, list[Symbol]]:
-        return run_ctags(self.ctags, self.root, rels) if self.ctags else {}
+        """Ctags definitions; their signature is the source line, so secrets are masked."""
+        if not self.ctags:
+            return {}
+        found = run_ctags(self.ctags, self.root, rels)
+        return {
+            rel: [replace(d, signature=redact(d.signature)) for d in defs]
+            for rel, defs in found.items()
+        }
 
     # -- live updates -----------------------------------------------------------------------
 
@@ -327,10 +369,16 @@ class RootIndex:
         """Re-index one file from disk, or from an unsaved buffer's `text`. True if it changed."""
         path = self.root / rel
         with self._lock:
-            if text is None and (self.filter.check(path) is not None or not path.is_file()):
-                self.remove(rel)
-                return False
-            if text is not None:
+            if text is None:
+                found = self.filter.examine(path)
+                if isinstance(found, str):
+                    self.remove(rel)
+                    return False
+                read = self._prepare(found, self.store.file_state(rel), CrawlStats())
+                if read is None:
+                    return False
+                prepared = read
+            else:
                 # A buffer need not exist on disk yet; ignore rules and secrets still apply.
                 reason = self.filter.check(path)
                 if reason is not None and not reason.startswith(("unreadable", "not a file")):
@@ -347,12 +395,6 @@ class RootIndex:
                 chunks, symbols, calls = _symbols_of(rel, text, language_for(rel))
                 # mtime 0 marks "from a buffer": the next crawl re-reads the file from disk.
                 prepared = _Prepared(rel, file_hash, len(data), 0, chunks, symbols, calls)
-            else:
-                stats = CrawlStats()
-                found = self._prepare(path, rel, self.store.file_state(rel), stats)
-                if found is None:
-                    return False
-                prepared = found
             self._commit([prepared], CrawlStats())
             self._save_symbols()
             return True
@@ -384,8 +426,11 @@ class IndexService:
         rerank: Rerank | None = None,
         use_ctags: bool = True,
         pacer: Pacer | None = None,
+        secret_patterns: Sequence[str] = (),
     ) -> None:
         self.roots = [r.resolve() for r in roots]
+        self._secret_patterns = tuple(secret_patterns)
+        self._secrets = secret_files(self._secret_patterns)  # fails now on a negation
         self._embedder = LazyEmbedder(embedder, embedder_name, pacer)
         self._exclude = tuple(exclude)
         self._max_file_bytes = max_file_bytes
@@ -417,6 +462,7 @@ class IndexService:
                         self._exclude,
                         self._max_file_bytes,
                         self._use_ctags,
+                        self._secret_patterns,
                     )
                     for i, root in enumerate(self.roots)
                 ]
@@ -469,16 +515,40 @@ class IndexService:
     def private_reason(self, path: Path) -> str | None:
         """Why a document must stay out of every prompt: a secret, or a file git ignores.
 
-        The user's `index.exclude` patterns are left out on purpose: they keep noise out of
-        the index, they do not mark files private.
+        Judged on the path as named and on the file it resolves to, so a symlink
+        `notes.txt -> .env` is as private as `.env`. A file with more than one name (a hard
+        link) is private too: its other names may be secrets (`discover.HARD_LINK`). The
+        user's `index.exclude` patterns are left out on purpose: they keep noise out of the
+        index, they do not mark files private.
         """
-        if is_secret(path.name):
+        named = Path(os.path.abspath(path))
+        resolved = Path(os.path.realpath(named))
+        if any(self._secrets.match(self._secret_key(p)) for p in (named, resolved)):
             return "a secret file"
+        try:
+            st = resolved.stat()
+        except OSError:
+            st = None  # an unsaved file: judged by its name alone
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            return "a hard link (another name of the file may be a secret)"
         where = self.locate(path)
         if where is None:
             return None
-        reason = FileFilter(self.roots[where[0]]).check(path)
-        return "a file git ignores" if reason == "ignored" else None
+        reason = FileFilter(self.roots[where[0]], secret_patterns=self._secret_patterns).check(
+            named
+        )
+        if reason in ("secret", SYMLINK_TO_SECRET):
+            return "a secret file"
+        if reason in ("ignored", "symlink to a skipped file (ignored)"):
+            return "a file git ignores"
+        return None
+
+    def _secret_key(self, path: Path) -> str:
+        """How secret patterns see an absolute path: relative to its root, if it has one."""
+        for root in self.roots:
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return path.as_posix()
 
     def resolve(self, rel: str) -> Path:
         head, _, rest = rel.partition("/")

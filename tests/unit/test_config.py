@@ -244,7 +244,12 @@ def test_api_key_masked() -> None:
 def test_config_to_dict_is_plain() -> None:
     cfg, _ = parse_config({"index": {"exclude": ["*.min.js"]}})
     out = config_to_dict(cfg)
-    assert out["index"] == {"db_path": "", "exclude": ["*.min.js"], "max_file_bytes": 1_000_000}
+    assert out["index"] == {
+        "db_path": "",
+        "exclude": ["*.min.js"],
+        "max_file_bytes": 1_000_000,
+        "secret_patterns": [],
+    }
     assert out["models"]["completion"]["n_ctx"] == 2048
     assert set(out) == {"models", "index", "completion", "chat", "resources"}
 
