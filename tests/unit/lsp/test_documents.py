@@ -31,6 +31,10 @@ async def test_an_edit_is_remembered_where_it_happened_and_indexed_after_a_pause
     assert doc is not None and doc.edited_line == 1
     assert harness.assistant.live.pending == 1  # debounced, not yet in the index
     await asyncio.sleep(CHANGE_DEBOUNCE_S + 0.2)
+    for _ in range(200):  # the update waits for a pause in typing, then runs in the worker
+        if harness.assistant.live.pending == 0:
+            break
+        await asyncio.sleep(0.05)
     assert harness.assistant.live.pending == 0
     excerpts = harness.assistant.wiring.recent
     assert any("c = 3" in w.text for w in excerpts.others("")), "the recent-code excerpt saw it"
