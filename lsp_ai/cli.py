@@ -475,7 +475,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ModelError, OSError) as exc:
         if args.debug:
             raise
-        print(f"lsp-ai: {exc}", file=sys.stderr)
+        from lsp_ai.redact import redact  # a backend's error may quote the key
+
+        print(redact(f"lsp-ai: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

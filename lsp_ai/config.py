@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from platformdirs import user_config_dir
 
+from lsp_ai.redact import remember_secret
+
 ENV_CONFIG = "LSP_AI_CONFIG"
 PROJECT_FILE = ".lsp-ai.toml"
 SETTINGS_SECTION = "lsp-ai"
@@ -327,6 +329,8 @@ def load_config(
     for source, data in layers:
         config, problems = parse_config(data, config)
         messages.extend(f"{source}: {problem}" for problem in problems)
+    for role in ("completion", "chat", "embedding"):
+        remember_secret(getattr(config.models, role).api_key)  # masked in every log line
     return config, messages
 
 
