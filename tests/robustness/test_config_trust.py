@@ -235,3 +235,34 @@ def test_lsp_ai_trust_command_trusts_and_revokes(home: Path, tmp_path: Path) -> 
     assert out.returncode == 1 and out.stderr.count("\n") == 1  # one line: nothing to revoke
     out = cli(env, "trust", str(tmp_path))
     assert out.returncode == 1 and "no such file" in out.stderr and out.stderr.count("\n") == 1
+
+
+async def test_the_assistant_shows_one_message_and_writes_nothing_where_the_repo_says(
+    home: Path, tmp_path: Path
+) -> None:
+    from lsp_ai.assistant import Assistant, Level
+    from lsp_ai.models import Role
+    from tests.fakes import CountingModel, HashEmbedder
+
+    repo, victim = hostile_repo(tmp_path)
+    (repo / "app.py").write_text("def area(w, h):\n    return w * h\n")
+    (victim / "precious.txt").write_text("the user's data")
+    shown: list[tuple[Level, str]] = []
+    stand_ins = {
+        Role.COMPLETION: CountingModel("x"),
+        Role.CHAT: CountingModel("y"),
+        Role.EMBEDDING: HashEmbedder(),
+    }
+
+    assistant = Assistant([repo], notify=lambda *m: shown.append(m), models=stand_ins)
+    try:
+        await assistant.index(lambda done, total: None)
+        hits = await assistant.search("area", 3)  # indexed, somewhere else
+    finally:
+        assistant.close()
+
+    about_trust = [m for level, m in shown if "lsp-ai trust" in m]
+    assert len(about_trust) == 1 and "index.db_path" in about_trust[0]
+    assert assistant.config.models.chat.base_url == "" and assistant.config.index.db_path == ""
+    assert [h.span.path for h in hits][:1] == ["app.py"]
+    assert [p.name for p in victim.iterdir()] == ["precious.txt"]
