@@ -38,6 +38,7 @@ from lsp_ai.index.service import CrawlStats
 from lsp_ai.inference.base import ModelError
 from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
+from lsp_ai.log_redaction import redact as redact_log
 from lsp_ai.models import Role
 from lsp_ai.records import Outcome, Recorder, explain
 from lsp_ai.redaction import redact, redact_text, restore
@@ -108,7 +109,9 @@ class Assistant:
         """`models`: ready models by role instead of the configured ones (tests' stand-ins)."""
         roots = list(roots) or [Path.cwd()]
         self._init_options = init_options or {}
-        self._notify = notify or _log_notice
+        shown = notify or _log_notice
+        # What the user is shown (config problems, backend errors) may quote a credential.
+        self._notify: Notify = lambda level, message: shown(level, redact_log(message))
         self._shown_at: dict[str, float] = {}
         cfg, problems = load_config(roots[0], init_options=self._init_options)
         self.wiring = Wiring(cfg, roots, models)

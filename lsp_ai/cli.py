@@ -76,6 +76,13 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", default=".", type=Path)
 
     s = sub.add_parser(
+        "trust",
+        help="let ROOT's .lsp-ai.toml, as it is now, set servers, keys, model paths, index folder",
+    )
+    s.add_argument("root", nargs="?", default=".", type=Path, help="the repository (default .)")
+    s.add_argument("--revoke", action="store_true", help="withdraw the trust given to ROOT")
+
+    s = sub.add_parser(
         "decisions",
         aliases=["trace"],  # its first name, kept for scripts
         help="what became of recent completions and chats, and why",
@@ -391,6 +398,30 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_trust(args: argparse.Namespace) -> int:
+    from lsp_ai.config import PROJECT_FILE, read_toml_content, without_untrusted
+    from lsp_ai.trust import revoke, trust, trust_store_path
+
+    root = _root(args.root)
+    if args.revoke:
+        if not revoke(root):
+            raise CliError(f"{root} was not trusted; nothing to revoke")
+        print(f"{root / PROJECT_FILE} is no longer trusted")
+        return 0
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        raise CliError(f"{path}: no such file; nothing to trust")
+    data, problems, content = read_toml_content(path)
+    if problems or content is None:
+        raise CliError(problems[0] if problems else f"{path}: no such file; nothing to trust")
+    digest = trust(root, content)  # the very bytes listed below, not a later version
+    _, guarded = without_untrusted(data)
+    sets = f"; it sets {', '.join(guarded)}" if guarded else ""
+    print(f"trusted {path} (sha256 {digest[:12]}, recorded in {trust_store_path()}){sets}")
+    print("editing the file withdraws the trust until you run `lsp-ai trust` again")
+    return 0
+
+
 def cmd_decisions(args: argparse.Namespace) -> int:
     from lsp_ai.records import decisions_path, explain, follow, read_decisions
 
@@ -452,6 +483,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "complete": cmd_complete,
     "models": cmd_models,
     "doctor": cmd_doctor,
+    "trust": cmd_trust,
     "decisions": cmd_decisions,
     "trace": cmd_decisions,
     "eval": cmd_eval,
@@ -475,7 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ModelError, OSError) as exc:
         if args.debug:
             raise
-        print(f"lsp-ai: {exc}", file=sys.stderr)
+        from lsp_ai.log_redaction import redact  # a backend's error may quote the key
+
+        print(redact(f"lsp-ai: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

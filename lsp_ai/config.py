@@ -1,7 +1,9 @@
 """Configuration: one schema, five layered sources, fail-soft validation.
 
 Sources, later wins: built-in defaults < user config file < ``<root>/.lsp-ai.toml`` < LSP
-``initializationOptions`` < ``workspace/didChangeConfiguration`` settings. Every source uses the
+``initializationOptions`` < ``workspace/didChangeConfiguration`` settings. The repository's file
+is someone else's: the keys in ``needs_trust`` come from it only once the user trusted it
+(lsp_ai/trust.py). Every source uses the
 same keys (TOML tables are JSON objects). Each layer is validated onto the one below it, so a typo
 never takes the server down: the bad key is reported, prefixed by its source, and keeps the value
 from the lower layer while everything else in the layer still applies.
@@ -21,8 +23,11 @@ from typing import Any, TypeVar
 
 from platformdirs import user_config_dir
 
+from lsp_ai import trust
+from lsp_ai.log_redaction import remember_secret
+
 ENV_CONFIG = "LSP_AI_CONFIG"
-PROJECT_FILE = ".lsp-ai.toml"
+PROJECT_FILE = trust.PROJECT_FILE
 SETTINGS_SECTION = "lsp-ai"
 _MASK = "***"
 _T = TypeVar("_T")
@@ -289,14 +294,86 @@ def parse_config(data: Mapping[str, Any], base: Config | None = None) -> tuple[C
 
 def read_toml_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Read a TOML config file; a missing file is normal and yields no message."""
+    data, problems, _ = read_toml_content(path)
+    return data, problems
+
+
+def read_toml_content(path: Path) -> tuple[dict[str, Any], list[str], bytes | None]:
+    """The file's table, problems, and the bytes parsed (what trust is checked against)."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh), []
+        content = path.read_bytes()
+        return tomllib.loads(content.decode("utf-8")), [], content
     except FileNotFoundError:
-        return {}, []
+        return {}, [], None
     except (OSError, ValueError) as exc:  # ValueError covers TOMLDecodeError and bad UTF-8
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return {}, [f"{path}: cannot read config: {reason}; fix the file or remove it"]
+        return {}, [f"{path}: cannot read config: {reason}; fix the file or remove it"], None
+
+
+_MODEL_ROLES = ("completion", "chat", "embedding")
+
+
+def _names_a_path(model: Any) -> bool:
+    """A model value that is a file or folder (or a Hub id), not a name looked up locally."""
+    if not isinstance(model, str):
+        return False
+    return (
+        "/" in model
+        or "\\" in model
+        or model.startswith(("~", "."))
+        or bool(re.match(r"[A-Za-z]:", model))
+    )
+
+
+def needs_trust(path: tuple[str, ...], value: Any) -> bool:
+    """Whether a repository's file may set this key only once the user trusted it.
+
+    These send code off the machine (a server's address, the openai backend), load a program
+    or weights from anywhere (a model given as a path, the reranker, more model folders), hold
+    a credential, or choose where data is written and deleted (the index folder).
+    """
+    match path:
+        case ("index", "db_path") | ("models", "paths") | ("models", "reranker", "model"):
+            return True
+        case ("models", role, "base_url" | "api_key") if role in _MODEL_ROLES:
+            return True
+        case ("models", role, "backend") if role in _MODEL_ROLES:
+            return value == "openai"
+        case ("models", role, "model") if role in _MODEL_ROLES:
+            return _names_a_path(value)
+    return False
+
+
+def without_untrusted(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` less the keys ``needs_trust`` names, and their dotted names.
+
+    Keys are matched as the schema reads them (camelCase too); a null value sets nothing, so
+    it is neither removed nor reported.
+    """
+    removed: list[str] = []
+
+    def walk(table: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+        kept: dict[str, Any] = {}
+        for raw, value in table.items():
+            here = (*path, _snake(str(raw)))
+            if value is not None and needs_trust(here, value):
+                removed.append(".".join(here))
+            elif isinstance(value, Mapping) and len(here) < 3:
+                kept[raw] = walk(value, here)
+            else:
+                kept[raw] = value
+        return kept
+
+    return walk(data, ()), removed
+
+
+def _untrusted_message(path: Path, root: Path, removed: list[str]) -> str:
+    return (
+        f"{path}: ignored {', '.join(removed)}: a repository's own file may not send code off "
+        "this machine, load programs, hold credentials or choose where data is written until "
+        f"you trust it; if you wrote it, run `lsp-ai trust {root}` (again after each edit), "
+        "or set these in your own config"
+    )
 
 
 def user_config_path() -> Path:
@@ -318,14 +395,22 @@ def load_config(
     ``settings`` may be the whole ``didChangeConfiguration`` payload or just its ``lsp-ai``
     section; clients differ, and no schema key is called ``lsp-ai``, so both are accepted.
     Every returned message starts with its source (a file path, ``initializationOptions`` or
-    ``settings``) so the user knows where to fix it.
+    ``settings``) so the user knows where to fix it. An untrusted repository file loses the
+    keys ``needs_trust`` names, reported in one message.
     """
     messages: list[str] = []
     layers: list[tuple[str, Any]] = []
-    files = [user_config_path()] + ([root / PROJECT_FILE] if root is not None else [])
-    for path in files:
-        data, problems = read_toml_file(path)
+    user_data, problems = read_toml_file(user_config_path())
+    messages.extend(problems)
+    layers.append((str(user_config_path()), user_data))
+    if root is not None:
+        path = root / PROJECT_FILE
+        data, problems, content = read_toml_content(path)
         messages.extend(problems)
+        if content is not None and not trust.is_trusted(root, content):
+            data, removed = without_untrusted(data)
+            if removed:
+                messages.append(_untrusted_message(path, root, removed))
         layers.append((str(path), data))
     if init_options is not None:
         layers.append(("initializationOptions", init_options))
@@ -336,6 +421,8 @@ def load_config(
     for source, data in layers:
         config, problems = parse_config(data, config)
         messages.extend(f"{source}: {problem}" for problem in problems)
+    for role in _MODEL_ROLES:
+        remember_secret(getattr(config.models, role).api_key)  # masked in every log line
     return config, messages
 
 

@@ -1,4 +1,9 @@
-"""Logging that never touches stdout (the LSP channel): stderr, a log file, and the editor."""
+"""Logging that never touches stdout (the LSP channel): stderr, a log file, and the editor.
+
+Every handler set up here formats through ``RedactingFormatter``, so no credential reaches a
+log line at any level, whoever logged it (pygls prints whole requests at debug level, and
+``initialize`` and ``workspace/didChangeConfiguration`` carry the ``api_key`` settings).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from platformdirs import user_log_dir
+
+from lsp_ai.log_redaction import RedactingFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -33,7 +40,7 @@ def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path |
     root.setLevel(min(level, file_level))
     stderr = logging.StreamHandler()
     stderr.setLevel(level)
-    stderr.setFormatter(logging.Formatter(FORMAT))
+    stderr.setFormatter(RedactingFormatter(FORMAT))
     root.addHandler(stderr)
     path: Path | None = None
     if log_file:
@@ -44,7 +51,7 @@ def setup_logging(level: int = logging.WARNING, log_file: bool = True) -> Path |
                 path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"
             )
             handler.setLevel(file_level)
-            handler.setFormatter(logging.Formatter(FORMAT))
+            handler.setFormatter(RedactingFormatter(FORMAT))
             root.addHandler(handler)
         except OSError as exc:  # a read-only home must not stop the server
             logging.getLogger(__name__).warning("no log file (%s): %s", path, exc)
@@ -63,7 +70,7 @@ class CallbackHandler(logging.Handler):
     def __init__(self, emit: Callable[[logging.LogRecord, str], None], level: int) -> None:
         super().__init__(level)
         self._emit = emit
-        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self.setFormatter(RedactingFormatter("%(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("pygls"):

@@ -24,6 +24,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from lsp_ai.log_redaction import RedactingFormatter
 from lsp_ai.logs import log_file_path
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,8 @@ def _file_logger(path: Path) -> logging.Logger | None:
         except OSError as exc:  # a read-only home: the ring still works
             log.warning("decisions are not written to %s: %s", path, exc)
             return None
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        # A backend's error text is part of a record, and a server may echo the key in it.
+        handler.setFormatter(RedactingFormatter("%(message)s"))
         logger.addHandler(handler)
     return logger
 

@@ -156,6 +156,8 @@ def test_models_lists_the_embedded_defaults(home: Path) -> None:
 def complete_with_model(home: Path, folder: Path, model: str) -> subprocess.CompletedProcess[str]:
     """`lsp-ai complete` in `folder`, whose .lsp-ai.toml points the completion role at `model`."""
     (folder / ".lsp-ai.toml").write_text(f'[models.completion]\nmodel = "{model}"\n')
+    trusted = run(home, "trust", str(folder))  # a model path in a repository's file needs it
+    assert trusted.returncode == 0, trusted.stderr
     src = folder / "m.py"
     src.write_text("x = ")
     return run(home, "complete", str(src), "--line", "0", "--character", "4", cwd=folder)

@@ -173,6 +173,8 @@ def test_killed_index_run_recovers_and_converges(tmp_path: Path, embedder: Embed
     db = tmp_path / "db"
     (tmp_path / "home").mkdir(exist_ok=True)  # isolated_env may have made it
     (repo / ".lsp-ai.toml").write_text(f'[index]\ndb_path = "{db}"\n')
+    trust = [sys.executable, "-m", "lsp_ai", "trust", str(repo)]  # its db_path needs trust
+    subprocess.run(trust, env=env, check=True, capture_output=True)
     cmd = [sys.executable, "-m", "lsp_ai", "index", str(repo)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

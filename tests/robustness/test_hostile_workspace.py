@@ -98,9 +98,15 @@ def tmpfs(where: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(where)], capture_output=True)  # still busy
 
 
-def use_db(root: Path, db: Path) -> None:
-    """Point the workspace's index at `db`, as a user would, in `<root>/.lsp-ai.toml`."""
+def use_db(root: Path, db: Path, home: Path) -> None:
+    """Point the workspace's index at `db`, as a user would: `<root>/.lsp-ai.toml`, trusted.
+
+    A repository's file chooses where data is written only once its user trusted it, which
+    `lsp-ai trust` records in `home`'s state folder.
+    """
     (root / ".lsp-ai.toml").write_text(f'[index]\ndb_path = "{db}"\n')
+    trusted = run_cli(home, "trust", str(root))
+    assert trusted.returncode == 0, trusted.stderr
 
 
 def service(root: Path, db: Path, embedder: Embedder) -> IndexService:
@@ -195,7 +201,7 @@ def test_cli_indexes_the_rest_and_logs_why_each_odd_file_is_left_out(
 ) -> None:
     root, db = tmp_path / "repo", tmp_path / "db"
     build_hostile(root)
-    use_db(root, db)
+    use_db(root, db, tmp_path / "home")
     before = snapshot(root)
 
     out = run_cli(tmp_path / "home", "-v", "index", str(root))
@@ -296,7 +302,7 @@ def test_files_deleted_or_replaced_between_listing_and_reading(
 def test_read_only_index_directory_is_one_clear_line_from_the_cli(tmp_path: Path) -> None:
     root = handlers_repo(tmp_path / "repo", 3)
     with tmpfs(tmp_path / "ro", "1m", read_only=True) as read_only:
-        use_db(root, read_only / "index")
+        use_db(root, read_only / "index", tmp_path / "home")
         before = snapshot(root)
         for command in (["index", str(root)], ["search", "handle request", "--root", str(root)]):
             out = run_cli(tmp_path / "home", *command)
@@ -352,7 +358,7 @@ def test_full_disk_fails_cleanly_and_a_later_run_completes_the_index(
     # the disk fills in the middle of the crawl.
     with tmpfs(tmp_path / "small", "256k") as small:
         db = small / "index"
-        use_db(root, db)
+        use_db(root, db, tmp_path / "home")
         before = snapshot(root)
 
         out = run_cli(tmp_path / "home", "index", str(root))
