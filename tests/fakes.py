@@ -9,9 +9,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from lsp_ai.concurrency import CancelToken
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, Usage
+from lsp_ai.models import Role
 
 
 class CountingModel:
@@ -92,3 +98,34 @@ class HashEmbedder:
             norm = sum(v * v for v in vec) ** 0.5 or 1.0
             out.append([v / norm for v in vec])
         return out
+
+
+@dataclass
+class StandIns:
+    """One stand-in per model role, for an `Assistant(models=...)` or a `Wiring`."""
+
+    completion: CountingModel
+    chat: CountingModel
+    embedder: HashEmbedder
+
+    def by_role(self) -> dict[Role, Any]:
+        return {
+            Role.COMPLETION: self.completion,
+            Role.CHAT: self.chat,
+            Role.EMBEDDING: self.embedder,
+        }
+
+
+def stand_ins(completion: str = "x", chat: str = "x") -> StandIns:
+    chat_model = CountingModel(chat)
+    chat_model.n_ctx = 8192  # room for retrieved snippets in a chat prompt
+    return StandIns(CountingModel(completion), chat_model, HashEmbedder())
+
+
+def private_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty `repo` folder; the index cache and the user config file point into tmp_path."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LSP_AI_CONFIG", str(tmp_path / "no-user-config.toml"))
+    root = tmp_path / "repo"
+    root.mkdir()
+    return root

@@ -15,24 +15,15 @@ import pytest
 
 from lsp_ai.assistant import Assistant
 from lsp_ai.live_index import CHANGE_DEBOUNCE_S
-from lsp_ai.models import Role
-from tests.fakes import CountingModel, HashEmbedder
+from tests.fakes import private_workspace, stand_ins
 
 
 @pytest.fixture
 def assistant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistant]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSP_AI_CONFIG", str(tmp_path / "no-user-config.toml"))
-    root = tmp_path / "repo"
-    root.mkdir()
+    root = private_workspace(tmp_path, monkeypatch)
     (root / "small.py").write_text("def small():\n    return 1\n")
     (root / ".lsp-ai.toml").write_text("[index]\nmax_file_bytes = 10000\n")
-    models = {
-        Role.COMPLETION: CountingModel(),
-        Role.CHAT: CountingModel(),
-        Role.EMBEDDING: HashEmbedder(),
-    }
-    a = Assistant([root], models=models)
+    a = Assistant([root], models=stand_ins().by_role())
     yield a
     a.close()
 

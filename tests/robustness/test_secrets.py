@@ -27,9 +27,8 @@ from lsp_ai.index.discover import (
     read_source,
 )
 from lsp_ai.index.service import IndexService
-from lsp_ai.models import Role
 from lsp_ai.redaction import find_secrets, redact
-from tests.fakes import CountingModel, HashEmbedder
+from tests.fakes import CountingModel, HashEmbedder, private_workspace, stand_ins
 
 # Built from parts so that this file holds no key a scanner (or lsp-ai itself) would flag.
 AWS_KEY_ID = "AKIA" + "Q3EXAMPLEKEY7XYZ"
@@ -177,14 +176,10 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSP_AI_CONFIG", str(tmp_path / "no-user-config.toml"))
-    (tmp_path / "repo").mkdir()
-    completion, chat = CountingModel("1"), CountingModel("It reads a setting.")
-    chat.n_ctx = 8192  # room for the retrieved snippets
-    models = {Role.COMPLETION: completion, Role.CHAT: chat, Role.EMBEDDING: HashEmbedder()}
-    assistant = Assistant([tmp_path / "repo"], models=models)
-    yield Setup(assistant, completion, chat)
+    root = private_workspace(tmp_path, monkeypatch)
+    models = stand_ins("1", "It reads a setting.")
+    assistant = Assistant([root], models=models.by_role())
+    yield Setup(assistant, models.completion, models.chat)
     assistant.close()
 
 

@@ -8,21 +8,15 @@ from pathlib import Path
 import pytest
 
 from lsp_ai.config import Config
-from lsp_ai.models import Role
 from lsp_ai.wiring import Wiring
-from tests.fakes import CountingModel, HashEmbedder
+from tests.fakes import stand_ins
 
 
 @pytest.fixture
 def wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Wiring:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "first").mkdir()
-    models = {
-        Role.COMPLETION: CountingModel(),
-        Role.CHAT: CountingModel(),
-        Role.EMBEDDING: HashEmbedder(),
-    }
-    return Wiring(Config(), [tmp_path / "first"], models)
+    return Wiring(Config(), [tmp_path / "first"], stand_ins().by_role())
 
 
 def test_a_chat_setting_rebuilds_chat_and_nothing_else(wiring: Wiring) -> None:

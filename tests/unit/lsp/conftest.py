@@ -21,8 +21,7 @@ from lsp_ai.assistant import Assistant
 from lsp_ai.lsp.features import documents
 from lsp_ai.lsp.server import LspAiServer
 from lsp_ai.lsp.setup import create_server
-from lsp_ai.models import Role
-from tests.fakes import CountingModel, HashEmbedder
+from tests.fakes import CountingModel, private_workspace, stand_ins
 
 
 @dataclass
@@ -54,18 +53,14 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSP_AI_CONFIG", str(tmp_path / "no-user-config.toml"))
-    root = tmp_path / "repo"
-    root.mkdir()
+    root = private_workspace(tmp_path, monkeypatch)
     ls = create_server()
     ls.protocol._workspace = Workspace(
         root.as_uri(), lsp.TextDocumentSyncKind.Incremental, [], lsp.PositionEncodingKind.Utf16
     )
     ls.protocol.client_capabilities = lsp.ClientCapabilities()
-    model, chat_model = CountingModel("total + tax"), CountingModel("It adds tax.")
-    chat_model.n_ctx = 8192  # room for the retrieved snippets
-    h = Harness(ls, root, model, chat_model)
+    models = stand_ins("total + tax", "It adds tax.")
+    h = Harness(ls, root, models.completion, models.chat)
     ls.protocol.notify = lambda method, params=None: h.sent.append((method, params))  # type: ignore[method-assign]
 
     async def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
@@ -76,7 +71,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness
     ls.assistant = Assistant(
         [root],
         notify=ls.notify_user,
-        models={Role.COMPLETION: model, Role.CHAT: chat_model, Role.EMBEDDING: HashEmbedder()},
+        models=models.by_role(),
     )
     yield h
     ls.assistant.close()
