@@ -98,15 +98,25 @@ class LazyEmbedder:
         self._expected_name = expected_name
         self._pacer = pacer
 
-    def identity(self, db_dir: Path) -> tuple[str, int]:
+    def recorded_identity(self, db_dir: Path) -> tuple[str, int] | None:
+        """The configured model's name and dimension as the database records them, if it does.
+
+        None when the database was built by another model (or records none): only loading the
+        model can tell its dimension then.
+        """
         try:
             from lsp_ai.index.store import META_FILE
 
             meta = json.loads((db_dir / META_FILE).read_text())
             if self._expected_name and meta.get("model") == self._expected_name:
                 return str(meta["model"]), int(meta["dimension"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass
+        return None
+
+    def identity(self, db_dir: Path) -> tuple[str, int]:
+        if (recorded := self.recorded_identity(db_dir)) is not None:
+            return recorded
         model = self._load()
         return model.name, model.dimension
 
@@ -418,9 +428,22 @@ class IndexService:
                 ]
             return self._indexes
 
+    def db_dirs(self) -> list[Path]:
+        """Every root's index folder, known without opening anything."""
+        return [self._db_dir(i, root) for i, root in enumerate(self.roots)]
+
     def open_if_present(self) -> bool:
-        """Open the index only if one was built before: for callers that must not build one."""
-        if all(self._db_dir(i, r).is_dir() for i, r in enumerate(self.roots)):
+        """Open the index only if one was built before by the configured embedding model.
+
+        For callers that must not build one (repository context), and for the server's status
+        at start: what is on disk is counted at once, without loading the model (a database
+        built by another model would need it to learn its dimension, and is rebuilt anyway).
+        """
+        if self._indexes is not None:
+            return True
+        if all(
+            d.is_dir() and self._embedder.recorded_identity(d) is not None for d in self.db_dirs()
+        ):
             self.indexes()
             return True
         return False
