@@ -105,7 +105,10 @@ class Assistant:
         self._notify = notify or _log_notice
         self._shown_at: dict[str, float] = {}
         cfg, problems = load_config(roots[0], init_options=self._init_options)
-        self.wiring = Wiring(cfg, roots, models)
+        # A damaged index is moved aside and rebuilt: worth a warning, not an error.
+        self.wiring = Wiring(
+            cfg, roots, models, on_index_damage=lambda message: self._notify(Level.WARNING, message)
+        )
         self.workers = Workers()
         self.recorder = recorder or Recorder(str(roots[0]))
         self.documents = Documents(lambda path: self.wiring.index.private_reason(path))

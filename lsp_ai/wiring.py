@@ -41,9 +41,17 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 class Wiring:
     def __init__(
-        self, config: Config, roots: Sequence[Path], models: dict[Role, Any] | None = None
+        self,
+        config: Config,
+        roots: Sequence[Path],
+        models: dict[Role, Any] | None = None,
+        on_index_damage: Callable[[str], None] | None = None,
     ) -> None:
-        """`models`: ready models by role, instead of loading them (tests' stand-ins)."""
+        """`models`: ready models by role, instead of loading them (tests' stand-ins).
+
+        `on_index_damage`: told once, in words, when a damaged index is moved aside.
+        """
+        self._on_index_damage = on_index_damage
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
         self.config = config
         self.first = CompletionFirst()
@@ -81,6 +89,7 @@ class Wiring:
             max_file_bytes=cfg.index.max_file_bytes,
             db_path=cfg.index.db_path,
             pacer=Pacer(self.wait_for_idle, lambda: self.governor.embed_batch),
+            on_damage=self._on_index_damage,
         )
 
     def _reranker(self, cfg: Config) -> Callable[[str, list[SearchHit]], list[SearchHit]] | None:

@@ -19,9 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lsp_ai.index.chunker import Chunk, chunk_file
+from lsp_ai.index.damage import move_aside
 from lsp_ai.index.discover import FileFilter, NotIndexable, is_secret, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.location import index_dir
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operatio
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 FILES_PER_BATCH = 64  # one LanceDB commit per batch; small enough to resume cheaply
 SYMBOLS_FILE = "symbols.json"
@@ -158,10 +160,12 @@ class RootIndex:
         exclude: Sequence[str],
         max_file_bytes: int,
         use_ctags: bool = True,
+        on_damage: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.root = root
         self.db_dir = db_dir
         self.embedder = embedder
+        self._on_damage = on_damage
         self.filter = FileFilter(root, exclude, max_file_bytes)
         from lsp_ai.index.store import ChunkStore, prepare_db_dir
 
@@ -181,9 +185,25 @@ class RootIndex:
         if self.store.rebuilt or not path.is_file():
             return SymbolTable()
         try:
-            return SymbolTable.from_json(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            data: Any = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return SymbolTable.from_json(data)
+        except OSError as exc:  # the folder's trouble, not the file's: it stays where it is
             log.warning("symbol table %s unreadable (%s); rebuilding it", path, exc)
+            return SymbolTable()
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # `[]`, `null`, a wrong shape, nesting deeper than Python's stack: the table is
+            # re-derived from the sources by the next crawl (no embedding needed).
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, RecursionError) else exc
+            try:
+                where = f"moved to {move_aside(self.db_dir, [SYMBOLS_FILE])}"
+            except OSError as move_exc:
+                where = f"could not be moved aside ({move_exc})"
+            self._on_damage(
+                f"the symbol table {path} was damaged ({reason}); it {where}, "
+                "and is being rebuilt from the sources"
+            )
             return SymbolTable()
 
     def _save_symbols(self) -> None:
@@ -390,8 +410,12 @@ class IndexService:
         rerank: Rerank | None = None,
         use_ctags: bool = True,
         pacer: Pacer | None = None,
+        on_damage: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_damage`: told once, in words, each time a damaged index is moved aside."""
         self.roots = [r.resolve() for r in roots]
+        self._on_damage = on_damage or (lambda message: None)
+        self._recover_lock = threading.Lock()
         self._embedder = LazyEmbedder(embedder, embedder_name, pacer)
         self._exclude = tuple(exclude)
         self._max_file_bytes = max_file_bytes
@@ -415,18 +439,75 @@ class IndexService:
         """Open every root's index; the embedder loads only if a store needs its dimension."""
         with self._open_lock:
             if self._indexes is None:
-                self._indexes = [
-                    RootIndex(
-                        root,
-                        self._db_dir(i, root),
-                        self._embedder,
-                        self._exclude,
-                        self._max_file_bytes,
-                        self._use_ctags,
-                    )
-                    for i, root in enumerate(self.roots)
-                ]
+                self._indexes = [self._open_root(i, root) for i, root in enumerate(self.roots)]
             return self._indexes
+
+    def _new_root(self, i: int) -> RootIndex:
+        root = self.roots[i]
+        return RootIndex(
+            root,
+            self._db_dir(i, root),
+            self._embedder,
+            self._exclude,
+            self._max_file_bytes,
+            self._use_ctags,
+            self._damaged,
+        )
+
+    def _open_root(self, i: int, root: Path) -> RootIndex:
+        """Open one root's index; one whose own files cannot be read is moved aside first."""
+        from lsp_ai.index.store import StoreError, plain_error
+
+        try:
+            return self._new_root(i)
+        except StoreError as exc:
+            if not exc.suspect_damage:
+                raise  # the folder or the disk: moving the index would not help
+            damage = plain_error(exc.__cause__ or exc)
+        db = self._db_dir(i, root)
+        aside = move_aside(db)
+        self._damaged(
+            f"the index at {db} was damaged ({damage}); it was moved to {aside} "
+            "and is being rebuilt"
+        )
+        return self._new_root(i)
+
+    def _damaged(self, message: str) -> None:
+        log.warning("%s", message)
+        self._on_damage(f"lsp-ai: {message}")
+
+    def _recover(self, i: int, failed: RootIndex) -> bool:
+        """If root `i`'s database is damaged, move it aside and open a new one; True if so.
+
+        Also True when another thread already replaced `failed`: the caller retries either way.
+        """
+        with self._recover_lock, failed._lock:
+            if self._indexes is None or self._indexes[i] is not failed:
+                return True
+            damage = failed.store.verify()
+            if damage is None:
+                return False
+            failed.store.close()
+            aside = move_aside(failed.db_dir)
+            self._indexes[i] = self._new_root(i)
+            self._built.clear()  # the next search or crawl rebuilds it
+        self._damaged(
+            f"the index at {failed.db_dir} was damaged ({damage}); it was moved to {aside} "
+            "and is being rebuilt"
+        )
+        return True
+
+    def _on_root(self, i: int, action: Callable[[RootIndex], T]) -> T:
+        """`action` on root `i`'s index; once more on a new one if the database was damaged."""
+        from lsp_ai.index.store import StoreError
+
+        idx = self.indexes()[i]
+        try:
+            return action(idx)
+        except StoreError as exc:
+            if not exc.suspect_damage or not self._recover(i, idx):
+                raise
+        return action(self.indexes()[i])
 
     def db_dirs(self) -> list[Path]:
         """Every root's index folder, known without opening anything."""
@@ -451,8 +532,8 @@ class IndexService:
     def build(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> int:
         """Sync every root; returns the number of files now indexed."""
         total = CrawlStats()
-        for idx in self.indexes():
-            s = idx.sync(progress, cancel)
+        for i in range(len(self.indexes())):
+            s = self._on_root(i, lambda idx: idx.sync(progress, cancel))
             for field in vars(total):
                 setattr(total, field, getattr(total, field) + getattr(s, field))
         self.last_crawl = total
@@ -523,11 +604,11 @@ class IndexService:
         where = self.locate(path)
         if where is None:
             return False
-        return self.indexes()[where[0]].update(where[1], text)
+        return self._on_root(where[0], lambda idx: idx.update(where[1], text))
 
     def remove_file(self, path: Path) -> None:
         if (where := self.locate(path)) is not None:
-            self.indexes()[where[0]].remove(where[1])
+            self._on_root(where[0], lambda idx: idx.remove(where[1]))
 
     def search(
         self, query: str, k: int, mode: Mode = "hybrid", expand: bool = False, build: bool = True
@@ -538,8 +619,22 @@ class IndexService:
         elsewhere: building here would only wait for that crawl and then repeat it. How the
         hits are found and ordered is `lsp_ai.index.search`'s business.
         """
+        from lsp_ai.index.store import StoreError
+
         if build:
             self.ensure_built()
+        try:
+            return self._search(query, k, mode, expand)
+        except StoreError as exc:
+            if not exc.suspect_damage:
+                raise
+            recovered = [self._recover(i, idx) for i, idx in enumerate(self.indexes())]
+            if not any(recovered):
+                raise
+        self.ensure_built()  # a moved-aside root is rebuilt before it is searched again
+        return self._search(query, k, mode, expand)
+
+    def _search(self, query: str, k: int, mode: Mode, expand: bool) -> list[SearchHit]:
         roots = [
             Root(idx.store, idx.symbols, "" if i == 0 else f"{self.roots[i].name}/")
             for i, idx in enumerate(self.indexes())

@@ -129,7 +129,13 @@ class StoreError(OSError):
 
     An OSError because it is one (a read-only folder, a full disk), so whatever already
     reports I/O trouble as a plain message (the command line, the server) reports it too.
+    `suspect_damage` is True when the cause is not one of the folder or the disk (permission,
+    space, a read-only mount): the database's own files may be damaged (`ChunkStore.verify`).
     """
+
+    def __init__(self, message: str, *, suspect_damage: bool = False) -> None:
+        super().__init__(message)
+        self.suspect_damage = suspect_damage
 
 
 @dataclass(frozen=True)
@@ -310,14 +316,25 @@ def _row_key(row: ChunkRecord) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _explain(exc: BaseException) -> str:
-    """What went wrong and how to fix it, in words; the raw error when it is not a known one."""
+def _known_cause(exc: BaseException) -> tuple[str, str] | None:
+    """(cause, fix) when the folder or the disk is at fault, None for any other failure."""
     text = str(exc)
     code = exc.errno if isinstance(exc, OSError) else None
     for known_errno, known_text, cause, fix in _KNOWN_CAUSES:
         if code == known_errno or known_text in text:
-            return f"{cause}. {fix}"
-    return f"{text}. {_FIX_HINT}"
+            return cause, fix
+    return None
+
+
+def _explain(exc: BaseException) -> str:
+    """What went wrong and how to fix it, in words; the raw error when it is not a known one."""
+    known = _known_cause(exc)
+    return f"{known[0]}. {known[1]}" if known else f"{plain_error(exc)}. {_FIX_HINT}"
+
+
+def plain_error(exc: BaseException) -> str:
+    """An error's text without the Rust source locations LanceDB appends (they help nobody)."""
+    return re.sub(r",? /\S+\.rs:\d+:\d+", "", str(exc)).strip()
 
 
 def prepare_db_dir(db_dir: Path) -> None:
@@ -416,7 +433,7 @@ class ChunkStore:
             return "meta.json is missing" if self._table_names() else None
         try:
             found = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             return f"meta.json is unreadable ({exc})"
         if not isinstance(found, dict):
             return "meta.json is not an object"
@@ -438,7 +455,10 @@ class ChunkStore:
     # -- errors and guards -----------------------------------------------------------------
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
-        return StoreError(f"index database at {self.db_dir}: {action} failed: {_explain(exc)}")
+        return StoreError(
+            f"index database at {self.db_dir}: {action} failed: {_explain(exc)}",
+            suspect_damage=_known_cause(exc) is None,
+        )
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -761,6 +781,31 @@ class ChunkStore:
         self._chunks.optimize(cleanup_older_than=_PRUNE_AFTER)
         self._files.optimize(cleanup_older_than=_PRUNE_AFTER)
         self._commits_since_optimize = 0
+
+    def verify(self) -> str | None:
+        """What is damaged in the database, or None when every part of it reads.
+
+        Reads every row of both tables and runs each kind of query once: the check for an
+        operation that failed for no reason of the folder or the disk, before the index is
+        moved aside. Trouble with the folder or the disk is not damage (None).
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                for table in (self._chunks, self._files):
+                    table.checkout_latest()
+                    table.to_arrow()
+                probe = np.ones(self.dimension, dtype=np.float32)
+                builder = self._chunks.search(probe, query_type="vector")
+                assert isinstance(builder, LanceVectorQueryBuilder)
+                builder.distance_type("cosine").limit(1).to_arrow()
+                if self._fts_index() is not None:
+                    query = self._chunks.search(_match_query("probe"), query_type="fts")
+                    query.limit(1).to_arrow()
+            except (OSError, RuntimeError, ValueError) as exc:
+                return None if _known_cause(exc) else plain_error(exc)
+        return None
 
     def stats(self) -> dict[str, int]:
         """Counts for status reports: complete files in the manifest, and chunks."""
