@@ -86,6 +86,8 @@ class IndexSummary:
     chunks: int
     crawl: CrawlStats | None
     skipped: Counter[str]
+    read_only: bool = False  # another process writes this index: nothing was indexed here
+    writer: int | None = None  # the pid of the process that writes it, when known
 
 
 class Assistant:
@@ -315,7 +317,15 @@ class Assistant:
         index = self.wiring.index
         files = await self.workers.call(self.workers.index, index.build, report)
         stats = index.stats()
-        return IndexSummary(files, stats["chunks"], index.last_crawl, index.skipped_kinds())
+        writer = index.writer()
+        return IndexSummary(
+            files,
+            stats["chunks"],
+            index.last_crawl,
+            index.skipped_kinds(),
+            writer["read_only"],
+            writer["writer"],
+        )
 
     def use_existing_index(self) -> bool:
         """Open the index if one was built, never building one (repository context only)."""

@@ -96,6 +96,8 @@ class LiveIndex:
                 self._workers.index, index.build, progress.report, progress.stop
             )
             message = "indexing cancelled" if progress.stop.is_set() else f"{count} files indexed"
+            if (writer := index.writer())["read_only"]:
+                message = f"{count} files, indexed by process {writer['writer']} (read-only here)"
             release_heap()  # a crawl leaves ~1 GB of freed heap that glibc would keep
         except OSError as exc:  # a read-only index folder, a full disk: the message says the fix
             message = f"indexing failed: {exc}"

@@ -176,7 +176,10 @@ class Wiring:
             or Role.EMBEDDING in roles
         )
         if index:
-            self.index = self._make_index(new)  # a crawl in flight finishes on the old one
+            # One writer per folder: the old index hands over (a crawl in flight on it stops
+            # at its next batch) before the new one opens and takes the lock.
+            self.index.retire()
+            self.index = self._make_index(new)
             changed.append("index")
         if Role.COMPLETION in roles or old.completion != new.completion:
             self.completion = self._make_completion(new)
@@ -190,6 +193,7 @@ class Wiring:
     def set_roots(self, roots: Sequence[Path]) -> None:
         """New workspace folders: every part that names a root is rebuilt."""
         self.roots = [Path(r).resolve() for r in roots] or self.roots
+        self.index.retire()  # see apply_config
         self.index = self._make_index(self.config)
         self.completion = self._make_completion(self.config)  # the repository's name
         self.chat = self._make_chat(self.config)
@@ -201,7 +205,12 @@ class Wiring:
         resources["threads"] = self.models.threads(self.config)
         resources["typing_wait_s"] = round(self.activity.waited_s, 1)
         resources["other_busy_cores"] = round(other_busy_cores(), 2)
-        return {**self.index.stats(), "models": self.models.status(), "resources": resources}
+        return {
+            **self.index.stats(),
+            **self.index.writer(),
+            "models": self.models.status(),
+            "resources": resources,
+        }
 
     def close(self) -> None:
         self.governor.stop()

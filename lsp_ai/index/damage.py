@@ -12,8 +12,10 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from lsp_ai.index.writer import LOCK_FILE
+
 #: Entries of an index folder that are not index data, left in place when it is moved aside.
-NOT_INDEX_DATA = ("sessions", "writer.lock")
+NOT_INDEX_DATA = ("sessions", LOCK_FILE)
 
 
 def move_aside(db_dir: Path, names: Collection[str] | None = None) -> Path:

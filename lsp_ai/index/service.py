@@ -28,6 +28,7 @@ from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.location import index_dir
 from lsp_ai.index.search import Mode, Rerank, Root, search
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
+from lsp_ai.index.writer import WriterLock
 from lsp_ai.inference.base import Embedder
 from lsp_ai.languages import language_for
 
@@ -150,7 +151,12 @@ class LazyEmbedder:
 
 
 class RootIndex:
-    """The index of one workspace root."""
+    """The index of one workspace root.
+
+    It writes only while it holds the folder's `writer` lock, taken when it opens and again
+    before any write: without it (another process writes) it follows, reading what that
+    process commits, and takes over once that process is gone.
+    """
 
     def __init__(
         self,
@@ -161,6 +167,7 @@ class RootIndex:
         max_file_bytes: int,
         use_ctags: bool = True,
         on_damage: Callable[[str], None] = lambda message: None,
+        writer: WriterLock | None = None,
     ) -> None:
         self.root = root
         self.db_dir = db_dir
@@ -172,13 +179,51 @@ class RootIndex:
         # Before the embedder: an unusable index folder is reported at once, not after
         # seconds of loading a model only to learn its dimension.
         prepare_db_dir(db_dir)
+        self.writer = writer or WriterLock(db_dir)
+        writes = self.writer.try_acquire()
         name, dimension = embedder.identity(db_dir)
-        self.store: ChunkStore = ChunkStore(db_dir, name, dimension)
+        self.store: ChunkStore = ChunkStore(db_dir, name, dimension, read_only=not writes)
+        self._symbols_stamp = self._symbols_mtime()
         self.symbols = self._load_symbols()
         self.ctags = ctags_executable() if use_ctags else None
         self._lock = threading.RLock()  # one writer at a time per root
 
     # -- symbols persistence ----------------------------------------------------------------
+
+    @property
+    def writes(self) -> bool:
+        return self.writer.held
+
+    def _may_write(self) -> bool:
+        """True if this process writes the index: it held the lock, or takes it now."""
+        if self.writer.held:
+            return True
+        if not self.writer.try_acquire():
+            return False
+        # The writer is gone (closed, crashed): this process writes from now on.
+        from lsp_ai.index.store import ChunkStore
+
+        old = self.store
+        self.store = ChunkStore(self.db_dir, old.model_name, old.dimension)
+        old.close()
+        self.symbols = self._load_symbols()
+        log.info("index %s: the process that wrote it is gone; writing it from now on", self.db_dir)
+        return True
+
+    def _symbols_mtime(self) -> int:
+        try:
+            return (self.db_dir / SYMBOLS_FILE).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def follow(self) -> None:
+        """Without the lock: re-read the symbol table if the writer saved a new one."""
+        if self.writer.held:
+            return
+        stamp = self._symbols_mtime()
+        if stamp != self._symbols_stamp:
+            self._symbols_stamp = stamp
+            self.symbols = self._load_symbols()
 
     def _load_symbols(self) -> SymbolTable:
         path = self.db_dir / SYMBOLS_FILE
@@ -196,6 +241,9 @@ class RootIndex:
             # `[]`, `null`, a wrong shape, nesting deeper than Python's stack: the table is
             # re-derived from the sources by the next crawl (no embedding needed).
             reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, RecursionError) else exc
+            if not self.writer.held:  # the writer's file, and the writer's to replace
+                log.warning("symbol table %s unreadable (%s)", path, reason)
+                return SymbolTable()
             try:
                 where = f"moved to {move_aside(self.db_dir, [SYMBOLS_FILE])}"
             except OSError as move_exc:
@@ -207,6 +255,8 @@ class RootIndex:
             return SymbolTable()
 
     def _save_symbols(self) -> None:
+        if not self.writer.held:
+            return
         path = self.db_dir / SYMBOLS_FILE
         tmp = path.with_suffix(".tmp")
         try:
@@ -220,9 +270,11 @@ class RootIndex:
     def sync(
         self, progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> CrawlStats:
-        """Bring the index in line with the files on disk."""
+        """Bring the index in line with the files on disk; nothing while another process writes."""
         with self._lock:
             stats = CrawlStats()
+            if not self._may_write():
+                return stats
             files = list(self.filter.walk())
             stats.files = len(files)
             known = self.store.all_files()
@@ -249,6 +301,8 @@ class RootIndex:
                 if prepared is not None:
                     batch.append(prepared)
                 if len(batch) >= FILES_PER_BATCH:
+                    if not self.writer.held:
+                        return stats  # handed over to a newer index (new settings): it crawls
                     self._commit(batch, stats)
                     batch = []
                 if progress:
@@ -357,6 +411,8 @@ class RootIndex:
         """Re-index one file from disk, or from an unsaved buffer's `text`. True if it changed."""
         path = self.root / rel
         with self._lock:
+            if not self._may_write():
+                return False
             if text is None and (self.filter.check(path) is not None or not path.is_file()):
                 self.remove(rel)
                 return False
@@ -385,6 +441,8 @@ class RootIndex:
 
     def remove(self, rel: str) -> None:
         with self._lock:
+            if not self._may_write():
+                return
             if self.store.file_state(rel) is not None:
                 self.store.remove_file(rel)
             self.symbols.remove_file(rel)
@@ -423,6 +481,7 @@ class IndexService:
         self._rerank = rerank
         self._use_ctags = use_ctags
         self._indexes: list[RootIndex] | None = None
+        self._writers = [WriterLock(d) for d in self.db_dirs()]
         self._open_lock = threading.Lock()
         self._built = threading.Event()
         self.last_crawl: CrawlStats | None = None
@@ -452,6 +511,7 @@ class IndexService:
             self._max_file_bytes,
             self._use_ctags,
             self._damaged,
+            self._writers[i],
         )
 
     def _open_root(self, i: int, root: Path) -> RootIndex:
@@ -461,8 +521,8 @@ class IndexService:
         try:
             return self._new_root(i)
         except StoreError as exc:
-            if not exc.suspect_damage:
-                raise  # the folder or the disk: moving the index would not help
+            if not exc.suspect_damage or not self._writers[i].held:
+                raise  # the folder or the disk, or another process's: not ours to move
             damage = plain_error(exc.__cause__ or exc)
         db = self._db_dir(i, root)
         aside = move_aside(db)
@@ -484,6 +544,8 @@ class IndexService:
         with self._recover_lock, failed._lock:
             if self._indexes is None or self._indexes[i] is not failed:
                 return True
+            if not failed.writes:
+                return False  # the writing process finds it and moves it
             damage = failed.store.verify()
             if damage is None:
                 return False
@@ -531,13 +593,21 @@ class IndexService:
 
     def build(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> int:
         """Sync every root; returns the number of files now indexed."""
+        from lsp_ai.index.store import NotCreatedYet
+
         total = CrawlStats()
+        try:
+            self.indexes()
+        except NotCreatedYet as exc:  # another process is creating it: nothing to read yet
+            log.info("%s", exc)
+            return 0
         for i in range(len(self.indexes())):
             s = self._on_root(i, lambda idx: idx.sync(progress, cancel))
             for field in vars(total):
                 setattr(total, field, getattr(total, field) + getattr(s, field))
         self.last_crawl = total
-        if cancel is None or not cancel.is_set():
+        # Not while another process writes: the next search tries again to take over.
+        if (cancel is None or not cancel.is_set()) and self.writes:
             self._built.set()  # a cancelled crawl is finished by the next search or reindex
         return self.stats()["indexed_files"]
 
@@ -635,6 +705,8 @@ class IndexService:
         return self._search(query, k, mode, expand)
 
     def _search(self, query: str, k: int, mode: Mode, expand: bool) -> list[SearchHit]:
+        for idx in self.indexes():
+            idx.follow()
         roots = [
             Root(idx.store, idx.symbols, "" if i == 0 else f"{self.roots[i].name}/")
             for i, idx in enumerate(self.indexes())
@@ -652,9 +724,33 @@ class IndexService:
             totals["chunks"] += s["chunks"]
         return totals
 
+    @property
+    def writes(self) -> bool:
+        """True when this process writes every root's index (no other process does)."""
+        return all(w.held for w in self._writers)
+
+    def writer(self) -> dict[str, Any]:
+        """For status: whether another process writes the index, and which (its pid)."""
+        if self._indexes is None:
+            return {"read_only": False, "writer": None}
+        other = next((w for w in self._writers if not w.held), None)
+        if other is None:
+            return {"read_only": False, "writer": os.getpid()}
+        return {"read_only": True, "writer": other.holder()}
+
     def iter_roots(self) -> Iterator[RootIndex]:
         yield from self._indexes or []
+
+    def retire(self) -> None:
+        """Stop writing for good: a newer index of the same folders (new settings) takes over.
+
+        A crawl in flight here stops at its next batch.
+        """
+        for w in self._writers:
+            w.retire()
 
     def close(self) -> None:
         for idx in self._indexes or []:
             idx.store.close()
+        for w in self._writers:
+            w.release()

@@ -30,7 +30,8 @@ Concurrency: writes and index maintenance hold one ``threading.RLock``. Searches
 every LanceDB query reads one committed table version (Lance is multi-version, readers
 never see a half-applied commit), and because a batch replaces chunks in a single
 ``merge_insert`` commit a concurrent search sees either the old or the new chunks of a
-file, never both. Only one *process* should write a database at a time.
+file, never both. Only one *process* writes a database at a time (`lsp_ai.index.writer`);
+others open it ``read_only``.
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ class StoreError(OSError):
     def __init__(self, message: str, *, suspect_damage: bool = False) -> None:
         super().__init__(message)
         self.suspect_damage = suspect_damage
+
+
+class NotCreatedYet(StoreError):
+    """Another process writes this database and has not created its tables yet."""
 
 
 @dataclass(frozen=True)
@@ -380,9 +385,15 @@ class ChunkStore:
 
     ``rebuilt`` / ``rebuild_reason`` say whether opening discarded an index built with a
     different model, dimension or schema (every file must then be re-indexed).
+
+    ``read_only``: another process writes this database (`lsp_ai.index.writer`). Opening then
+    creates, drops and rewrites nothing, every read sees the newest committed version, and a
+    write raises StoreError; the tables must exist (the writer creates them when it opens).
     """
 
-    def __init__(self, db_dir: Path, model_name: str, dimension: int) -> None:
+    def __init__(
+        self, db_dir: Path, model_name: str, dimension: int, *, read_only: bool = False
+    ) -> None:
         if dimension <= 0:
             raise ValueError(f"embedding dimension must be positive, got {dimension}")
         self.db_dir = Path(db_dir)
@@ -394,6 +405,10 @@ class ChunkStore:
         self._lock = threading.RLock()
         self._closed = False
         self._commits_since_optimize = 0
+        self.read_only = read_only
+        if read_only:
+            self._open_following()
+            return
         prepare_db_dir(self.db_dir)
         with self._guard("open"):
             self._cache = lancedb.Session(
@@ -409,6 +424,33 @@ class ChunkStore:
             self._fts_dirty = self._fts_needs_refresh()
 
     # -- opening ---------------------------------------------------------------------------
+
+    def _open_following(self) -> None:
+        """Open another process's database to read what it commits, as it commits it."""
+        with self._guard("open"):
+            self._cache = lancedb.Session(
+                index_cache_size_bytes=_INDEX_CACHE_BYTES,
+                metadata_cache_size_bytes=_METADATA_CACHE_BYTES,
+            )
+            # Interval 0: every read checks for a newer version (one small listing).
+            self._db = lancedb.connect(
+                str(self.db_dir), session=self._cache, read_consistency_interval=timedelta(0)
+            )
+            names = set(self._table_names())
+            missing = [n for n in (self.table_name, FILES_TABLE) if n not in names]
+            if missing:
+                raise NotCreatedYet(
+                    f"index database at {self.db_dir} has no table {missing[0]} yet: the "
+                    "process that writes it has not created it (or uses another embedding "
+                    "model); try again in a moment"
+                )
+            self._chunks = self._db.open_table(self.table_name)
+            self._files = self._db.open_table(FILES_TABLE)
+            self._fts_dirty = False
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"index database at {self.db_dir} is written by another process")
 
     def _check_meta(self) -> None:
         """Start clean when the database was built by another model, dimension or schema."""
@@ -534,6 +576,7 @@ class ChunkStore:
             return
         data, counts = self._rows_table(updates)
         paths = [u.path for u in updates]
+        self._writable()
         with self._lock, self._guard("write"):
             self._mark_pending(paths)
             self._commit_chunks(paths, data)
@@ -604,6 +647,7 @@ class ChunkStore:
         unique = list(dict.fromkeys(paths))
         if not unique:
             return
+        self._writable()
         with self._lock, self._guard("remove"):
             self._mark_pending(unique)
             for part in _in_chunks(unique):
@@ -676,6 +720,8 @@ class ChunkStore:
         if k <= 0 or not terms:
             return []
         self.ensure_fts()
+        if self.read_only and self._fts_index() is None:
+            return []  # the writer has not built one yet; vector search still answers
         with self._guard("full-text search"):
             table = (
                 self._chunks.search(_match_query(terms), query_type="fts")
@@ -757,8 +803,8 @@ class ChunkStore:
         until enough unindexed rows or commits pile up to slow queries down: a refresh
         compacts the table, which on a large workspace costs more than a save.
         """
-        if not self._fts_dirty and not force:
-            return
+        if self.read_only or (not self._fts_dirty and not force):
+            return  # a follower searches what the writer indexed (Lance scans the rest)
         with self._lock, self._guard("build full-text index"):
             index = self._fts_index()
             if index is None:

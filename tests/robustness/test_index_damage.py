@@ -103,9 +103,11 @@ def test_a_damaged_database_is_moved_aside_rebuilt_and_reported_once(
     assert "damaged" in notices[0] and str(aside) in notices[0] and "rebuil" in notices[0]
     # Moved, never deleted: every garbled index file is in the aside folder, byte for byte.
     for rel, data in garbled.items():
-        if rel.parts[0] != "sessions":
+        if rel.parts[0] not in ("sessions", "writer.lock"):
             assert (aside / rel).read_bytes() == data
-    assert (db / "sessions" / "chat.json").read_text() == '{"kept": true}'  # stays in place
+    # Not index data: chat sessions, and the lock another process may be waiting on.
+    assert (db / "sessions" / "chat.json").read_text() == '{"kept": true}'
+    assert (db / "writer.lock").is_file() and not (aside / "writer.lock").exists()
 
     again: list[str] = []
     reopened = _service(root, db, again)  # the next start finds a whole index
