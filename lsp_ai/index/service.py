@@ -319,8 +319,14 @@ class RootIndex:
         state: FileState | None,
         stats: CrawlStats,
         symbols_only: bool = False,
+        recheck: bool = False,
     ) -> _Prepared | None:
-        """Read and chunk a file if it changed; None when the index already has it."""
+        """Read and chunk a file if it changed; None when the index already has it.
+
+        `recheck`: compare the content even when size and mtime match, for a file an event
+        says changed (a same-size write within the file system's timestamp granularity
+        leaves both as they were).
+        """
         try:
             st = path.stat()
         except OSError as exc:  # deleted between listing and reading
@@ -332,7 +338,7 @@ class RootIndex:
             and state.size == st.st_size
             and state.mtime_ns == st.st_mtime_ns
         )
-        if fresh and not symbols_only:
+        if fresh and not symbols_only and not recheck:
             return None
         try:
             data = read_source(path, self.filter.max_file_bytes)
@@ -344,6 +350,8 @@ class RootIndex:
             return None
         file_hash = hashlib.sha256(data).hexdigest()
         same = state is not None and state.file_hash == file_hash
+        if recheck and same and fresh and not symbols_only:
+            return None
         started = time.perf_counter()
         chunks, symbols, calls = _symbols_of(
             rel, data.decode("utf-8", "replace"), language_for(rel)
@@ -431,7 +439,8 @@ class RootIndex:
                 prepared = _Prepared(rel, file_hash, len(data), 0, chunks, symbols, calls)
             else:
                 stats = CrawlStats()
-                found = self._prepare(path, rel, self.store.file_state(rel), stats)
+                state = self.store.file_state(rel)
+                found = self._prepare(path, rel, state, stats, recheck=True)
                 if found is None:
                     return False
                 prepared = found

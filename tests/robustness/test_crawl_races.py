@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -159,3 +160,33 @@ def test_counting_what_is_on_disk_never_loads_the_embedding_model(tmp_path: Path
     other = IndexService([root], embedder=no_model, embedder_name="another-model", db_path=str(db))
     assert not other.open_if_present()
     assert other.stats()["indexed_files"] == 0
+
+
+def test_a_change_that_keeps_size_and_mtime_is_still_picked_up_by_its_event(
+    tmp_path: Path,
+) -> None:
+    """The crawl read the file; a same-size write within one timestamp tick followed.
+
+    Size and mtime are what the crawl recorded; the watcher's (or a save's) update must look
+    at the content, or the crawl's older read stays.
+    """
+    root, db = tmp_path / "repo", tmp_path / "db"
+    root.mkdir()
+    path = root / "a.py"
+    path.write_text("def alpha():\n    return 1\n")
+    embedder = HashEmbedder()
+    svc = IndexService(
+        [root], embedder=lambda: embedder, embedder_name=embedder.name, db_path=str(db)
+    )
+    try:
+        svc.build()
+        st = path.stat()
+        path.write_text("def omega():\n    return 2\n")  # the same size
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime
+        assert path.stat().st_size == st.st_size
+        assert svc.update_file(path) is True
+        state = svc.indexes()[0].store.file_state("a.py")
+        assert state is not None and state.file_hash == _sha(path.read_text())
+        assert svc.update_file(path) is False  # unchanged now: nothing rewritten
+    finally:
+        svc.close()
