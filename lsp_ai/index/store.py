@@ -86,6 +86,12 @@ _FIX_HINT = (
     "Make the directory writable and check the disk has free space, "
     "or set index.db_path to another location."
 )
+# An operation failed for no reason of the folder or the disk, and the files read back whole
+# (`ChunkStore.verify`, which runs before this reaches anyone): not a permission problem.
+_UNKNOWN_HINT = (
+    "If it persists, move the index folder aside (lsp-ai rebuilds it) "
+    "or set index.db_path to another location."
+)
 #: Storage failures users can fix, recognised by errno or by the text LanceDB wraps them in
 #: (its errors carry a Rust source location that helps nobody): (errno, text, cause, fix).
 _KNOWN_CAUSES = (
@@ -331,10 +337,10 @@ def _known_cause(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
-def _explain(exc: BaseException) -> str:
-    """What went wrong and how to fix it, in words; the raw error when it is not a known one."""
+def _explain(exc: BaseException, hint: str = _FIX_HINT) -> str:
+    """What went wrong and how to fix it, in words; the raw error and `hint` when unknown."""
     known = _known_cause(exc)
-    return f"{known[0]}. {known[1]}" if known else f"{plain_error(exc)}. {_FIX_HINT}"
+    return f"{known[0]}. {known[1]}" if known else f"{plain_error(exc)}. {hint}"
 
 
 def plain_error(exc: BaseException) -> str:
@@ -498,7 +504,7 @@ class ChunkStore:
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
         return StoreError(
-            f"index database at {self.db_dir}: {action} failed: {_explain(exc)}",
+            f"index database at {self.db_dir}: {action} failed: {_explain(exc, _UNKNOWN_HINT)}",
             suspect_damage=_known_cause(exc) is None,
         )
 
