@@ -93,6 +93,8 @@ class IndexSummary:
     chunks: int
     crawl: CrawlStats | None
     skipped: Counter[str]
+    read_only: bool = False  # another process writes this index: nothing was indexed here
+    writer: int | None = None  # the pid of the process that writes it, when known
 
 
 class Assistant:
@@ -114,7 +116,10 @@ class Assistant:
         self._notify: Notify = lambda level, message: shown(level, redact_log(message))
         self._shown_at: dict[str, float] = {}
         cfg, problems = load_config(roots[0], init_options=self._init_options)
-        self.wiring = Wiring(cfg, roots, models)
+        # A damaged index is moved aside and rebuilt: worth a warning, not an error.
+        self.wiring = Wiring(
+            cfg, roots, models, on_index_damage=lambda message: self._notify(Level.WARNING, message)
+        )
         self.workers = Workers()
         self.recorder = recorder or Recorder(str(roots[0]))
         self.documents = Documents(lambda path: self.wiring.index.private_reason(path))
@@ -334,7 +339,15 @@ class Assistant:
         index = self.wiring.index
         files = await self.workers.call(self.workers.index, index.build, report)
         stats = index.stats()
-        return IndexSummary(files, stats["chunks"], index.last_crawl, index.skipped_kinds())
+        writer = index.writer()
+        return IndexSummary(
+            files,
+            stats["chunks"],
+            index.last_crawl,
+            index.skipped_kinds(),
+            writer["read_only"],
+            writer["writer"],
+        )
 
     def use_existing_index(self) -> bool:
         """Open the index if one was built, never building one (repository context only)."""

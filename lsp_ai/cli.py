@@ -203,6 +203,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     done = _run(assistant, assistant.index(_progress("Indexing")))
     took = time.perf_counter() - started
+    if done.read_only:
+        # One writer per index: a server on this workspace keeps it current, and two
+        # writers would corrupt it. Failing at once beats waiting for a server that may
+        # run for days.
+        who = f"process {done.writer}" if done.writer else "another process"
+        raise CliError(
+            f"the index of {assistant.roots[0]} is being written by {who} (an lsp-ai "
+            "server on this workspace), which keeps it up to date; nothing was indexed. "
+            "Stop that process to index from here."
+        )
     crawl = done.crawl
     detail = ""
     if crawl is not None:

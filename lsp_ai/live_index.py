@@ -90,15 +90,28 @@ class LiveIndex:
             self._job = self._workers.spawn(self._crawl())
 
     async def _crawl(self) -> None:
+        """Watch, count what is on disk, then bring the index in line with the workspace.
+
+        The watcher starts first, so that a file changed while the crawl runs is not missed.
+        Its updates go to the same one-thread index worker as the crawl and wait behind it,
+        and a file's update re-reads the file from disk: the newer content is what stays,
+        even when the crawl read that file before the change.
+        """
         index = self._wiring.index
-        progress = await self._progress()
+        progress: CrawlProgress | None = None
         try:
+            self.watch()
+            # A restarted server reports the index it already has at once, not 0 files until
+            # the crawl opens it; this opens no model (see IndexService.open_if_present).
+            await self._workers.call(self._workers.index, index.open_if_present)
+            progress = await self._progress()
             count = await self._workers.call(
                 self._workers.index, index.build, progress.report, progress.stop
             )
             message = "indexing cancelled" if progress.stop.is_set() else f"{count} files indexed"
+            if (writer := index.writer())["read_only"]:
+                message = f"{count} files, indexed by process {writer['writer']} (read-only here)"
             release_heap()  # a crawl leaves ~1 GB of freed heap that glibc would keep
-            self.watch()
         except OSError as exc:  # a read-only index folder, a full disk: the message says the fix
             message = f"indexing failed: {exc}"
             log.error("%s", message)
@@ -106,7 +119,8 @@ class LiveIndex:
         except Exception as exc:  # indexing trouble is reported, never fatal
             log.exception("indexing failed")
             message = f"indexing failed: {exc}"
-        progress.end(message)
+        if progress is not None:
+            progress.end(message)
         log.info("indexing: %s", message)
 
     def watch(self) -> None:
@@ -122,7 +136,7 @@ class LiveIndex:
             for path in sorted(changed):
                 self._submit(wiring.when_idle, index.update_file, path)
 
-        dbs = [idx.db_dir for idx in index.iter_roots()]
+        dbs = index.db_dirs()  # known before the index is open: the watcher starts first
         self._watcher = WorkspaceWatcher(wiring.roots, apply, ignore_dirs=dbs)
         self._watcher.start()
 

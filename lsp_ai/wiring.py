@@ -41,9 +41,17 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 class Wiring:
     def __init__(
-        self, config: Config, roots: Sequence[Path], models: dict[Role, Any] | None = None
+        self,
+        config: Config,
+        roots: Sequence[Path],
+        models: dict[Role, Any] | None = None,
+        on_index_damage: Callable[[str], None] | None = None,
     ) -> None:
-        """`models`: ready models by role, instead of loading them (tests' stand-ins)."""
+        """`models`: ready models by role, instead of loading them (tests' stand-ins).
+
+        `on_index_damage`: told once, in words, when a damaged index is moved aside.
+        """
+        self._on_index_damage = on_index_damage
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd().resolve()]
         self.config = config
         self.first = CompletionFirst()
@@ -82,6 +90,7 @@ class Wiring:
             secret_patterns=cfg.index.secret_patterns,
             db_path=cfg.index.db_path,
             pacer=Pacer(self.wait_for_idle, lambda: self.governor.embed_batch),
+            on_damage=self._on_index_damage,
         )
 
     def _reranker(self, cfg: Config) -> Callable[[str, list[SearchHit]], list[SearchHit]] | None:
@@ -168,7 +177,10 @@ class Wiring:
             or Role.EMBEDDING in roles
         )
         if index:
-            self.index = self._make_index(new)  # a crawl in flight finishes on the old one
+            # One writer per folder: the old index hands over (a crawl in flight on it stops
+            # at its next batch) before the new one opens and takes the lock.
+            self.index.retire()
+            self.index = self._make_index(new)
             changed.append("index")
         if Role.COMPLETION in roles or old.completion != new.completion:
             self.completion = self._make_completion(new)
@@ -182,6 +194,7 @@ class Wiring:
     def set_roots(self, roots: Sequence[Path]) -> None:
         """New workspace folders: every part that names a root is rebuilt."""
         self.roots = [Path(r).resolve() for r in roots] or self.roots
+        self.index.retire()  # see apply_config
         self.index = self._make_index(self.config)
         self.completion = self._make_completion(self.config)  # the repository's name
         self.chat = self._make_chat(self.config)
@@ -193,7 +206,12 @@ class Wiring:
         resources["threads"] = self.models.threads(self.config)
         resources["typing_wait_s"] = round(self.activity.waited_s, 1)
         resources["other_busy_cores"] = round(other_busy_cores(), 2)
-        return {**self.index.stats(), "models": self.models.status(), "resources": resources}
+        return {
+            **self.index.stats(),
+            **self.index.writer(),
+            "models": self.models.status(),
+            "resources": resources,
+        }
 
     def close(self) -> None:
         self.governor.stop()

@@ -20,9 +20,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lsp_ai.index.chunker import Chunk, chunk_file
+from lsp_ai.index.damage import move_aside
 from lsp_ai.index.discover import (
     SYMLINK_TO_SECRET,
     DiscoveredFile,
@@ -37,6 +38,7 @@ from lsp_ai.index.location import index_dir
 from lsp_ai.index.search import Mode, Rerank, Root, search
 from lsp_ai.index.secret_files import secret_files
 from lsp_ai.index.symbols import ChunkCalls, Symbol, SymbolTable, ctags_executable, run_ctags
+from lsp_ai.index.writer import WriterLock
 from lsp_ai.inference.base import Embedder
 from lsp_ai.languages import language_for
 from lsp_ai.redaction import redact
@@ -47,6 +49,7 @@ if TYPE_CHECKING:  # lancedb takes ~1 s to import: only the first index operatio
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 FILES_PER_BATCH = 64  # one LanceDB commit per batch; small enough to resume cheaply
 SYMBOLS_FILE = "symbols.json"
@@ -113,15 +116,25 @@ class LazyEmbedder:
         self._expected_name = expected_name
         self._pacer = pacer
 
-    def identity(self, db_dir: Path) -> tuple[str, int]:
+    def recorded_identity(self, db_dir: Path) -> tuple[str, int] | None:
+        """The configured model's name and dimension as the database records them, if it does.
+
+        None when the database was built by another model (or records none): only loading the
+        model can tell its dimension then.
+        """
         try:
             from lsp_ai.index.store import META_FILE
 
             meta = json.loads((db_dir / META_FILE).read_text())
             if self._expected_name and meta.get("model") == self._expected_name:
                 return str(meta["model"]), int(meta["dimension"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass
+        return None
+
+    def identity(self, db_dir: Path) -> tuple[str, int]:
+        if (recorded := self.recorded_identity(db_dir)) is not None:
+            return recorded
         model = self._load()
         return model.name, model.dimension
 
@@ -153,7 +166,12 @@ class LazyEmbedder:
 
 
 class RootIndex:
-    """The index of one workspace root."""
+    """The index of one workspace root.
+
+    It writes only while it holds the folder's `writer` lock, taken when it opens and again
+    before any write: without it (another process writes) it follows, reading what that
+    process commits, and takes over once that process is gone.
+    """
 
     def __init__(
         self,
@@ -163,36 +181,98 @@ class RootIndex:
         exclude: Sequence[str],
         max_file_bytes: int,
         use_ctags: bool = True,
+        on_damage: Callable[[str], None] = lambda message: None,
+        writer: WriterLock | None = None,
         secret_patterns: Sequence[str] = (),
     ) -> None:
         self.root = root
         self.db_dir = db_dir
         self.embedder = embedder
+        self._on_damage = on_damage
         self.filter = FileFilter(root, exclude, max_file_bytes, secret_patterns)
         from lsp_ai.index.store import ChunkStore, prepare_db_dir
 
         # Before the embedder: an unusable index folder is reported at once, not after
         # seconds of loading a model only to learn its dimension.
         prepare_db_dir(db_dir)
+        self.writer = writer or WriterLock(db_dir)
+        writes = self.writer.try_acquire()
         name, dimension = embedder.identity(db_dir)
-        self.store: ChunkStore = ChunkStore(db_dir, name, dimension)
+        self.store: ChunkStore = ChunkStore(db_dir, name, dimension, read_only=not writes)
+        self._symbols_stamp = self._symbols_mtime()
         self.symbols = self._load_symbols()
         self.ctags = ctags_executable() if use_ctags else None
         self._lock = threading.RLock()  # one writer at a time per root
 
     # -- symbols persistence ----------------------------------------------------------------
 
+    @property
+    def writes(self) -> bool:
+        return self.writer.held
+
+    def _may_write(self) -> bool:
+        """True if this process writes the index: it held the lock, or takes it now."""
+        if self.writer.held:
+            return True
+        if not self.writer.try_acquire():
+            return False
+        # The writer is gone (closed, crashed): this process writes from now on.
+        from lsp_ai.index.store import ChunkStore
+
+        old = self.store
+        self.store = ChunkStore(self.db_dir, old.model_name, old.dimension)
+        old.close()
+        self.symbols = self._load_symbols()
+        log.info("index %s: the process that wrote it is gone; writing it from now on", self.db_dir)
+        return True
+
+    def _symbols_mtime(self) -> int:
+        try:
+            return (self.db_dir / SYMBOLS_FILE).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def follow(self) -> None:
+        """Without the lock: re-read the symbol table if the writer saved a new one."""
+        if self.writer.held:
+            return
+        stamp = self._symbols_mtime()
+        if stamp != self._symbols_stamp:
+            self._symbols_stamp = stamp
+            self.symbols = self._load_symbols()
+
     def _load_symbols(self) -> SymbolTable:
         path = self.db_dir / SYMBOLS_FILE
         if self.store.rebuilt or not path.is_file():
             return SymbolTable()
         try:
-            return SymbolTable.from_json(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            data: Any = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return SymbolTable.from_json(data)
+        except OSError as exc:  # the folder's trouble, not the file's: it stays where it is
             log.warning("symbol table %s unreadable (%s); rebuilding it", path, exc)
+            return SymbolTable()
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # `[]`, `null`, a wrong shape, nesting deeper than Python's stack: the table is
+            # re-derived from the sources by the next crawl (no embedding needed).
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, RecursionError) else exc
+            if not self.writer.held:  # the writer's file, and the writer's to replace
+                log.warning("symbol table %s unreadable (%s)", path, reason)
+                return SymbolTable()
+            try:
+                where = f"moved to {move_aside(self.db_dir, [SYMBOLS_FILE])}"
+            except OSError as move_exc:
+                where = f"could not be moved aside ({move_exc})"
+            self._on_damage(
+                f"the symbol table {path} was damaged ({reason}); it {where}, "
+                "and is being rebuilt from the sources"
+            )
             return SymbolTable()
 
     def _save_symbols(self) -> None:
+        if not self.writer.held:
+            return
         path = self.db_dir / SYMBOLS_FILE
         tmp = path.with_suffix(".tmp")
         try:
@@ -206,9 +286,11 @@ class RootIndex:
     def sync(
         self, progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> CrawlStats:
-        """Bring the index in line with the files on disk."""
+        """Bring the index in line with the files on disk; nothing while another process writes."""
         with self._lock:
             stats = CrawlStats()
+            if not self._may_write():
+                return stats
             files = list(self.filter.walk())
             stats.files = len(files)
             known = self.store.all_files()
@@ -235,6 +317,8 @@ class RootIndex:
                 if prepared is not None:
                     batch.append(prepared)
                 if len(batch) >= FILES_PER_BATCH:
+                    if not self.writer.held:
+                        return stats  # handed over to a newer index (new settings): it crawls
                     self._commit(batch, stats)
                     batch = []
                 if progress:
@@ -250,11 +334,16 @@ class RootIndex:
         state: FileState | None,
         stats: CrawlStats,
         symbols_only: bool = False,
+        recheck: bool = False,
     ) -> _Prepared | None:
         """Read and chunk a file if it changed; None when the index already has it.
 
         What is read must be the very file the filter judged (`found.identity`), inside the
         workspace: a file swapped for a symlink or another file since is given up.
+
+        `recheck`: compare the content even when size and mtime match, for a file an event
+        says changed (a same-size write within the file system's timestamp granularity
+        leaves both as they were).
         """
         path, rel = found.path, found.rel
         try:
@@ -268,7 +357,7 @@ class RootIndex:
             and state.size == st.st_size
             and state.mtime_ns == st.st_mtime_ns
         )
-        if fresh and not symbols_only:
+        if fresh and not symbols_only and not recheck:
             return None
         try:
             data = self._read(found)
@@ -280,6 +369,8 @@ class RootIndex:
             return None
         file_hash = hashlib.sha256(data).hexdigest()
         same = state is not None and state.file_hash == file_hash
+        if recheck and same and fresh and not symbols_only:
+            return None
         started = time.perf_counter()
         chunks, symbols, calls = _symbols_of(
             rel, data.decode("utf-8", "replace"), language_for(rel)
@@ -369,12 +460,14 @@ class RootIndex:
         """Re-index one file from disk, or from an unsaved buffer's `text`. True if it changed."""
         path = self.root / rel
         with self._lock:
+            if not self._may_write():
+                return False
             if text is None:
                 found = self.filter.examine(path)
                 if isinstance(found, str):
                     self.remove(rel)
                     return False
-                read = self._prepare(found, self.store.file_state(rel), CrawlStats())
+                read = self._prepare(found, self.store.file_state(rel), CrawlStats(), recheck=True)
                 if read is None:
                     return False
                 prepared = read
@@ -401,6 +494,8 @@ class RootIndex:
 
     def remove(self, rel: str) -> None:
         with self._lock:
+            if not self._may_write():
+                return
             if self.store.file_state(rel) is not None:
                 self.store.remove_file(rel)
             self.symbols.remove_file(rel)
@@ -426,9 +521,13 @@ class IndexService:
         rerank: Rerank | None = None,
         use_ctags: bool = True,
         pacer: Pacer | None = None,
+        on_damage: Callable[[str], None] | None = None,
         secret_patterns: Sequence[str] = (),
     ) -> None:
+        """`on_damage`: told once, in words, each time a damaged index is moved aside."""
         self.roots = [r.resolve() for r in roots]
+        self._on_damage = on_damage or (lambda message: None)
+        self._recover_lock = threading.Lock()
         self._secret_patterns = tuple(secret_patterns)
         self._secrets = secret_files(self._secret_patterns)  # fails now on a negation
         self._embedder = LazyEmbedder(embedder, embedder_name, pacer)
@@ -438,6 +537,7 @@ class IndexService:
         self._rerank = rerank
         self._use_ctags = use_ctags
         self._indexes: list[RootIndex] | None = None
+        self._writers = [WriterLock(d) for d in self.db_dirs()]
         self._open_lock = threading.Lock()
         self._built = threading.Event()
         self.last_crawl: CrawlStats | None = None
@@ -454,36 +554,117 @@ class IndexService:
         """Open every root's index; the embedder loads only if a store needs its dimension."""
         with self._open_lock:
             if self._indexes is None:
-                self._indexes = [
-                    RootIndex(
-                        root,
-                        self._db_dir(i, root),
-                        self._embedder,
-                        self._exclude,
-                        self._max_file_bytes,
-                        self._use_ctags,
-                        self._secret_patterns,
-                    )
-                    for i, root in enumerate(self.roots)
-                ]
+                self._indexes = [self._open_root(i, root) for i, root in enumerate(self.roots)]
             return self._indexes
 
+    def _new_root(self, i: int) -> RootIndex:
+        root = self.roots[i]
+        return RootIndex(
+            root,
+            self._db_dir(i, root),
+            self._embedder,
+            self._exclude,
+            self._max_file_bytes,
+            self._use_ctags,
+            self._damaged,
+            self._writers[i],
+            self._secret_patterns,
+        )
+
+    def _open_root(self, i: int, root: Path) -> RootIndex:
+        """Open one root's index; one whose own files cannot be read is moved aside first."""
+        from lsp_ai.index.store import StoreError, plain_error
+
+        try:
+            return self._new_root(i)
+        except StoreError as exc:
+            if not exc.suspect_damage or not self._writers[i].held:
+                raise  # the folder or the disk, or another process's: not ours to move
+            damage = plain_error(exc.__cause__ or exc)
+        db = self._db_dir(i, root)
+        aside = move_aside(db)
+        self._damaged(
+            f"the index at {db} was damaged ({damage}); it was moved to {aside} "
+            "and is being rebuilt"
+        )
+        return self._new_root(i)
+
+    def _damaged(self, message: str) -> None:
+        log.warning("%s", message)
+        self._on_damage(f"lsp-ai: {message}")
+
+    def _recover(self, i: int, failed: RootIndex) -> bool:
+        """If root `i`'s database is damaged, move it aside and open a new one; True if so.
+
+        Also True when another thread already replaced `failed`: the caller retries either way.
+        """
+        with self._recover_lock, failed._lock:
+            if self._indexes is None or self._indexes[i] is not failed:
+                return True
+            if not failed.writes:
+                return False  # the writing process finds it and moves it
+            damage = failed.store.verify()
+            if damage is None:
+                return False
+            failed.store.close()
+            aside = move_aside(failed.db_dir)
+            self._indexes[i] = self._new_root(i)
+            self._built.clear()  # the next search or crawl rebuilds it
+        self._damaged(
+            f"the index at {failed.db_dir} was damaged ({damage}); it was moved to {aside} "
+            "and is being rebuilt"
+        )
+        return True
+
+    def _on_root(self, i: int, action: Callable[[RootIndex], T]) -> T:
+        """`action` on root `i`'s index; once more on a new one if the database was damaged."""
+        from lsp_ai.index.store import StoreError
+
+        idx = self.indexes()[i]
+        try:
+            return action(idx)
+        except StoreError as exc:
+            if not exc.suspect_damage or not self._recover(i, idx):
+                raise
+        return action(self.indexes()[i])
+
+    def db_dirs(self) -> list[Path]:
+        """Every root's index folder, known without opening anything."""
+        return [self._db_dir(i, root) for i, root in enumerate(self.roots)]
+
     def open_if_present(self) -> bool:
-        """Open the index only if one was built before: for callers that must not build one."""
-        if all(self._db_dir(i, r).is_dir() for i, r in enumerate(self.roots)):
+        """Open the index only if one was built before by the configured embedding model.
+
+        For callers that must not build one (repository context), and for the server's status
+        at start: what is on disk is counted at once, without loading the model (a database
+        built by another model would need it to learn its dimension, and is rebuilt anyway).
+        """
+        if self._indexes is not None:
+            return True
+        if all(
+            d.is_dir() and self._embedder.recorded_identity(d) is not None for d in self.db_dirs()
+        ):
             self.indexes()
             return True
         return False
 
     def build(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> int:
         """Sync every root; returns the number of files now indexed."""
+        from lsp_ai.index.store import NotCreatedYet
+
         total = CrawlStats()
-        for idx in self.indexes():
-            s = idx.sync(progress, cancel)
+        try:
+            self.indexes()
+        except NotCreatedYet as exc:  # another process is creating it: nothing to read yet
+            log.info("%s", exc)
+            return 0
+        for i in range(len(self.indexes())):
+            s = self._on_root(i, lambda idx: idx.sync(progress, cancel))
             for field in vars(total):
                 setattr(total, field, getattr(total, field) + getattr(s, field))
         self.last_crawl = total
-        if cancel is None or not cancel.is_set():
+        # Not while another process writes: the next search tries again to take over.
+        if (cancel is None or not cancel.is_set()) and self.writes:
             self._built.set()  # a cancelled crawl is finished by the next search or reindex
         return self.stats()["indexed_files"]
 
@@ -574,11 +755,11 @@ class IndexService:
         where = self.locate(path)
         if where is None:
             return False
-        return self.indexes()[where[0]].update(where[1], text)
+        return self._on_root(where[0], lambda idx: idx.update(where[1], text))
 
     def remove_file(self, path: Path) -> None:
         if (where := self.locate(path)) is not None:
-            self.indexes()[where[0]].remove(where[1])
+            self._on_root(where[0], lambda idx: idx.remove(where[1]))
 
     def search(
         self, query: str, k: int, mode: Mode = "hybrid", expand: bool = False, build: bool = True
@@ -589,8 +770,24 @@ class IndexService:
         elsewhere: building here would only wait for that crawl and then repeat it. How the
         hits are found and ordered is `lsp_ai.index.search`'s business.
         """
+        from lsp_ai.index.store import StoreError
+
         if build:
             self.ensure_built()
+        try:
+            return self._search(query, k, mode, expand)
+        except StoreError as exc:
+            if not exc.suspect_damage:
+                raise
+            recovered = [self._recover(i, idx) for i, idx in enumerate(self.indexes())]
+            if not any(recovered):
+                raise
+        self.ensure_built()  # a moved-aside root is rebuilt before it is searched again
+        return self._search(query, k, mode, expand)
+
+    def _search(self, query: str, k: int, mode: Mode, expand: bool) -> list[SearchHit]:
+        for idx in self.indexes():
+            idx.follow()
         roots = [
             Root(idx.store, idx.symbols, "" if i == 0 else f"{self.roots[i].name}/")
             for i, idx in enumerate(self.indexes())
@@ -608,9 +805,33 @@ class IndexService:
             totals["chunks"] += s["chunks"]
         return totals
 
+    @property
+    def writes(self) -> bool:
+        """True when this process writes every root's index (no other process does)."""
+        return all(w.held for w in self._writers)
+
+    def writer(self) -> dict[str, Any]:
+        """For status: whether another process writes the index, and which (its pid)."""
+        if self._indexes is None:
+            return {"read_only": False, "writer": None}
+        other = next((w for w in self._writers if not w.held), None)
+        if other is None:
+            return {"read_only": False, "writer": os.getpid()}
+        return {"read_only": True, "writer": other.holder()}
+
     def iter_roots(self) -> Iterator[RootIndex]:
         yield from self._indexes or []
+
+    def retire(self) -> None:
+        """Stop writing for good: a newer index of the same folders (new settings) takes over.
+
+        A crawl in flight here stops at its next batch.
+        """
+        for w in self._writers:
+            w.retire()
 
     def close(self) -> None:
         for idx in self._indexes or []:
             idx.store.close()
+        for w in self._writers:
+            w.release()

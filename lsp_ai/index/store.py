@@ -30,7 +30,8 @@ Concurrency: writes and index maintenance hold one ``threading.RLock``. Searches
 every LanceDB query reads one committed table version (Lance is multi-version, readers
 never see a half-applied commit), and because a batch replaces chunks in a single
 ``merge_insert`` commit a concurrent search sees either the old or the new chunks of a
-file, never both. Only one *process* should write a database at a time.
+file, never both. Only one *process* writes a database at a time (`lsp_ai.index.writer`);
+others open it ``read_only``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ _FIX_HINT = (
     "Make the directory writable and check the disk has free space, "
     "or set index.db_path to another location."
 )
+# An operation failed for no reason of the folder or the disk, and the files read back whole
+# (`ChunkStore.verify`, which runs before this reaches anyone): not a permission problem.
+_UNKNOWN_HINT = (
+    "If it persists, move the index folder aside (lsp-ai rebuilds it) "
+    "or set index.db_path to another location."
+)
 #: Storage failures users can fix, recognised by errno or by the text LanceDB wraps them in
 #: (its errors carry a Rust source location that helps nobody): (errno, text, cause, fix).
 _KNOWN_CAUSES = (
@@ -129,7 +136,17 @@ class StoreError(OSError):
 
     An OSError because it is one (a read-only folder, a full disk), so whatever already
     reports I/O trouble as a plain message (the command line, the server) reports it too.
+    `suspect_damage` is True when the cause is not one of the folder or the disk (permission,
+    space, a read-only mount): the database's own files may be damaged (`ChunkStore.verify`).
     """
+
+    def __init__(self, message: str, *, suspect_damage: bool = False) -> None:
+        super().__init__(message)
+        self.suspect_damage = suspect_damage
+
+
+class NotCreatedYet(StoreError):
+    """Another process writes this database and has not created its tables yet."""
 
 
 @dataclass(frozen=True)
@@ -310,14 +327,25 @@ def _row_key(row: ChunkRecord) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _explain(exc: BaseException) -> str:
-    """What went wrong and how to fix it, in words; the raw error when it is not a known one."""
+def _known_cause(exc: BaseException) -> tuple[str, str] | None:
+    """(cause, fix) when the folder or the disk is at fault, None for any other failure."""
     text = str(exc)
     code = exc.errno if isinstance(exc, OSError) else None
     for known_errno, known_text, cause, fix in _KNOWN_CAUSES:
         if code == known_errno or known_text in text:
-            return f"{cause}. {fix}"
-    return f"{text}. {_FIX_HINT}"
+            return cause, fix
+    return None
+
+
+def _explain(exc: BaseException, hint: str = _FIX_HINT) -> str:
+    """What went wrong and how to fix it, in words; the raw error and `hint` when unknown."""
+    known = _known_cause(exc)
+    return f"{known[0]}. {known[1]}" if known else f"{plain_error(exc)}. {hint}"
+
+
+def plain_error(exc: BaseException) -> str:
+    """An error's text without the Rust source locations LanceDB appends (they help nobody)."""
+    return re.sub(r",? /\S+\.rs:\d+:\d+", "", str(exc)).strip()
 
 
 def prepare_db_dir(db_dir: Path) -> None:
@@ -363,9 +391,15 @@ class ChunkStore:
 
     ``rebuilt`` / ``rebuild_reason`` say whether opening discarded an index built with a
     different model, dimension or schema (every file must then be re-indexed).
+
+    ``read_only``: another process writes this database (`lsp_ai.index.writer`). Opening then
+    creates, drops and rewrites nothing, every read sees the newest committed version, and a
+    write raises StoreError; the tables must exist (the writer creates them when it opens).
     """
 
-    def __init__(self, db_dir: Path, model_name: str, dimension: int) -> None:
+    def __init__(
+        self, db_dir: Path, model_name: str, dimension: int, *, read_only: bool = False
+    ) -> None:
         if dimension <= 0:
             raise ValueError(f"embedding dimension must be positive, got {dimension}")
         self.db_dir = Path(db_dir)
@@ -377,6 +411,10 @@ class ChunkStore:
         self._lock = threading.RLock()
         self._closed = False
         self._commits_since_optimize = 0
+        self.read_only = read_only
+        if read_only:
+            self._open_following()
+            return
         prepare_db_dir(self.db_dir)
         with self._guard("open"):
             self._cache = lancedb.Session(
@@ -392,6 +430,33 @@ class ChunkStore:
             self._fts_dirty = self._fts_needs_refresh()
 
     # -- opening ---------------------------------------------------------------------------
+
+    def _open_following(self) -> None:
+        """Open another process's database to read what it commits, as it commits it."""
+        with self._guard("open"):
+            self._cache = lancedb.Session(
+                index_cache_size_bytes=_INDEX_CACHE_BYTES,
+                metadata_cache_size_bytes=_METADATA_CACHE_BYTES,
+            )
+            # Interval 0: every read checks for a newer version (one small listing).
+            self._db = lancedb.connect(
+                str(self.db_dir), session=self._cache, read_consistency_interval=timedelta(0)
+            )
+            names = set(self._table_names())
+            missing = [n for n in (self.table_name, FILES_TABLE) if n not in names]
+            if missing:
+                raise NotCreatedYet(
+                    f"index database at {self.db_dir} has no table {missing[0]} yet: the "
+                    "process that writes it has not created it (or uses another embedding "
+                    "model); try again in a moment"
+                )
+            self._chunks = self._db.open_table(self.table_name)
+            self._files = self._db.open_table(FILES_TABLE)
+            self._fts_dirty = False
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"index database at {self.db_dir} is written by another process")
 
     def _check_meta(self) -> None:
         """Start clean when the database was built by another model, dimension or schema."""
@@ -416,7 +481,7 @@ class ChunkStore:
             return "meta.json is missing" if self._table_names() else None
         try:
             found = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             return f"meta.json is unreadable ({exc})"
         if not isinstance(found, dict):
             return "meta.json is not an object"
@@ -438,7 +503,10 @@ class ChunkStore:
     # -- errors and guards -----------------------------------------------------------------
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
-        return StoreError(f"index database at {self.db_dir}: {action} failed: {_explain(exc)}")
+        return StoreError(
+            f"index database at {self.db_dir}: {action} failed: {_explain(exc, _UNKNOWN_HINT)}",
+            suspect_damage=_known_cause(exc) is None,
+        )
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -514,6 +582,7 @@ class ChunkStore:
             return
         data, counts = self._rows_table(updates)
         paths = [u.path for u in updates]
+        self._writable()
         with self._lock, self._guard("write"):
             self._mark_pending(paths)
             self._commit_chunks(paths, data)
@@ -584,6 +653,7 @@ class ChunkStore:
         unique = list(dict.fromkeys(paths))
         if not unique:
             return
+        self._writable()
         with self._lock, self._guard("remove"):
             self._mark_pending(unique)
             for part in _in_chunks(unique):
@@ -656,6 +726,8 @@ class ChunkStore:
         if k <= 0 or not terms:
             return []
         self.ensure_fts()
+        if self.read_only and self._fts_index() is None:
+            return []  # the writer has not built one yet; vector search still answers
         with self._guard("full-text search"):
             table = (
                 self._chunks.search(_match_query(terms), query_type="fts")
@@ -737,8 +809,8 @@ class ChunkStore:
         until enough unindexed rows or commits pile up to slow queries down: a refresh
         compacts the table, which on a large workspace costs more than a save.
         """
-        if not self._fts_dirty and not force:
-            return
+        if self.read_only or (not self._fts_dirty and not force):
+            return  # a follower searches what the writer indexed (Lance scans the rest)
         with self._lock, self._guard("build full-text index"):
             index = self._fts_index()
             if index is None:
@@ -761,6 +833,31 @@ class ChunkStore:
         self._chunks.optimize(cleanup_older_than=_PRUNE_AFTER)
         self._files.optimize(cleanup_older_than=_PRUNE_AFTER)
         self._commits_since_optimize = 0
+
+    def verify(self) -> str | None:
+        """What is damaged in the database, or None when every part of it reads.
+
+        Reads every row of both tables and runs each kind of query once: the check for an
+        operation that failed for no reason of the folder or the disk, before the index is
+        moved aside. Trouble with the folder or the disk is not damage (None).
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                for table in (self._chunks, self._files):
+                    table.checkout_latest()
+                    table.to_arrow()
+                probe = np.ones(self.dimension, dtype=np.float32)
+                builder = self._chunks.search(probe, query_type="vector")
+                assert isinstance(builder, LanceVectorQueryBuilder)
+                builder.distance_type("cosine").limit(1).to_arrow()
+                if self._fts_index() is not None:
+                    query = self._chunks.search(_match_query("probe"), query_type="fts")
+                    query.limit(1).to_arrow()
+            except (OSError, RuntimeError, ValueError) as exc:
+                return None if _known_cause(exc) else plain_error(exc)
+        return None
 
     def stats(self) -> dict[str, int]:
         """Counts for status reports: complete files in the manifest, and chunks."""

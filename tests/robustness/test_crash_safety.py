@@ -404,7 +404,7 @@ def test_kill_9_during_incremental_updates_recovers_and_converges(crash: Crash) 
     for n in range(ROUNDS):
         label = f"incremental {n}"
         server = start_and_check(crash, label)
-        finish_and_check(crash, server, label)  # the watcher starts once the crawl ends
+        finish_and_check(crash, server, label)
         for path in _edit_some_files(crash, n):
             server.notify("textDocument/didSave", {"textDocument": {"uri": path.as_uri()}})
         kill_at_random_point(crash, server, max_delay=3.0, max_writes=30, crawling=False)
