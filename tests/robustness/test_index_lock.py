@@ -149,12 +149,12 @@ def test_status_says_which_process_writes(tmp_path: Path) -> None:
 def test_lsp_ai_index_refuses_while_another_process_writes(tmp_path: Path) -> None:
     """The real CLI in a second process: one line naming the writer's pid, exit status 1."""
     root, db = _workspace(tmp_path / "repo"), tmp_path / "db"
-    (root / ".lsp-ai.toml").write_text(f'[index]\ndb_path = "{db}"\n')
     server = _service(root, db)
     try:
         server.build()
         before = _versions(db)
-        env = isolated_env(tmp_path / "home")
+        # The index folder comes from the user's own config: a repository's needs trust.
+        env = isolated_env(tmp_path / "home", {"index": {"db_path": str(db)}})
         env["PYTHONPATH"] = str(Path.cwd())
         out = subprocess.run(
             [sys.executable, "-m", "lsp_ai", "index", str(root)],
