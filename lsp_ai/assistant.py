@@ -203,8 +203,8 @@ class Assistant:
         self.wiring.activity.touch()
         if edited_line is not None:
             doc.edited_line = edited_line
-        if doc.private is None:  # a private buffer is never indexed: no need to mask it
-            self.live.edited(doc, redact(text))
+        if doc.private is None:  # a private buffer is never indexed
+            self.live.edited(doc, text)  # masked once the user pauses, not on every keystroke
 
     async def document_saved(self, uri: str) -> None:
         if (path := doc_path(uri)) is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from lsp_ai.documents import OpenDocument
 from lsp_ai.governor import release_heap
 from lsp_ai.index.watcher import WorkspaceWatcher
+from lsp_ai.redaction import redact
 from lsp_ai.wiring import Wiring
 from lsp_ai.workers import Workers
 
@@ -153,9 +154,9 @@ class LiveIndex:
         edit = self._edits.pop(doc.uri, None)
         if edit is None:
             return
-        wiring = self._wiring
-        wiring.recent.note(str(path), edit.text, doc.edited_line)
-        self._submit(wiring.when_idle, wiring.index.update_file, path, edit.text)
+        wiring, text = self._wiring, redact(edit.text)  # keys in the buffer reach no excerpt
+        wiring.recent.note(str(path), text, doc.edited_line)
+        self._submit(wiring.when_idle, wiring.index.update_file, path, text)
 
     async def saved(self, path: Path, uri: str) -> None:
         """The file on disk is the truth now: a debounced buffer edit is dropped for it."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_workspace
@@ -206,17 +206,35 @@ SERVED = {
 # Lifecycle messages end the session; they have tests of their own below.
 FUZZED = sorted(SERVED - {"initialize", "initialized", "shutdown", "exit"})
 
+
+def nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# Hostile values of their own: lone UTF-16 surrogates (valid as JSON escapes), a string far
+# over any buffer bound, and nesting past the transport's limit (64 levels).
+LONE_SURROGATES = st.sampled_from(["\ud800", "x\udfff", "\udc00\ud83d"])
+OVERSIZED = st.just("# " + "x" * 1_200_000)
+TOO_DEEP = st.sampled_from([nested(70), nested(400)])  # deeper: tests/unit/test_transport.py
 scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(2**40), 2**40)
     | st.floats(allow_nan=False)
     | st.text(max_size=20)
+    | LONE_SURROGATES
+    | OVERSIZED
 )
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=6,
+json_values = (
+    st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=6,
+    )
+    | TOO_DEEP
 )
 
 
@@ -265,8 +283,14 @@ def test_wrong_values_in_every_param(server: LspClient, method: str) -> None:
             answers = server.responses_until(msg_id, timeout=60)
             assert all(a.get("id") == msg_id for a in answers), (sent, answers)
             if "error" in answers[-1]:
-                # params that are not an object or array break the request itself (JSON-RPC).
-                allowed = (INVALID_PARAMS,) if path else (INVALID_PARAMS, INVALID_REQUEST)
+                # params that are not an object or array break the request itself (JSON-RPC),
+                # and so does nesting past the limit, or past what the JSON reader can.
+                deep = not delete and new in (nested(70), nested(400))
+                allowed = (
+                    (INVALID_PARAMS,)
+                    if path and not deep
+                    else (INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR)
+                )
                 assert answers[-1]["error"]["code"] in allowed, (sent, answers[-1])
             assert_still_serves(server, set())
         else:
@@ -274,6 +298,9 @@ def test_wrong_values_in_every_param(server: LspClient, method: str) -> None:
             assert_still_serves(server, set())
         server.notify("textDocument/didOpen", {"textDocument": doc_item(server)})  # undo edits
 
+    # Each hostile value surely once, at the deepest place, besides what hypothesis draws.
+    for hostile in (nested(70), "\ud800", "# " + "x" * 1_200_000):
+        run = example(path=paths[-1], new=hostile, delete=False)(run)
     run()
 
 
