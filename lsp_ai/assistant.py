@@ -136,6 +136,7 @@ class Assistant:
             speculative=lambda: self.wiring.config.completion.speculative,
             user_typed=self.wiring.activity.touch,
             on_backend_error=self._backend_error,
+            model_text=redact,
         )
         for problem in [*problems, *self.wiring.problems]:
             self._config_problem(problem)
@@ -224,9 +225,7 @@ class Assistant:
 
         None when there is nothing to show or a newer request on the document took over.
         """
-        req = CompletionRequest(
-            redact(text), line, character, doc_key(uri), language_for(uri), invoked
-        )
+        req = CompletionRequest(text, line, character, doc_key(uri), language_for(uri), invoked)
         return await self.completions.complete(uri, req, self.documents.private(uri))
 
     # -- chat and code actions ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lsp_ai.completion.engine import CompletionEngine, CompletionRequest, CompletionResult
@@ -41,13 +41,20 @@ class CompletionSession:
         speculative: Callable[[], bool],
         user_typed: Callable[[], None],
         on_backend_error: Callable[[str], None],
+        model_text: Callable[[str], str] = lambda text: text,
     ) -> None:
+        """`model_text`: the document as a model may see it (secrets masked, same length).
+
+        It runs in the completion worker, not on the event loop: it reads the whole document,
+        and the loop must stay free for the next keystroke.
+        """
         self._workers = workers
         self._recorder = recorder
         self._engine = engine  # looked up per request: a config change may replace it
         self._speculative = speculative
         self._user_typed = user_typed
         self._on_backend_error = on_backend_error
+        self._model_text = model_text
         self._latest = LatestWins()
         self._ahead: dict[str, _Ahead] = {}
 
@@ -69,7 +76,7 @@ class CompletionSession:
             nonlocal ran
             tok.raise_if_cancelled()  # replaced while it queued: it never reaches the model
             ran = True
-            return self._engine().complete(req, tok)
+            return self._engine().complete(self._for_model(req), tok)
 
         outcome, result, error = Outcome.ERROR, None, ""
         try:
@@ -97,6 +104,11 @@ class CompletionSession:
             details = _details(result) if result is not None else None
             self._recorder.completion(where, outcome, _ms(started), details, error=error)
 
+    def _for_model(self, req: CompletionRequest) -> CompletionRequest:
+        """`req` as the engine may use it; the same object when nothing needed masking."""
+        text = self._model_text(req.text)
+        return req if text == req.text else replace(req, text=text)
+
     def forget(self, uri: str) -> None:
         """The document closed: drop its speculation."""
         self._ahead.pop(uri, None)
@@ -118,7 +130,7 @@ class CompletionSession:
         try:
             await self._workers.run(
                 self._workers.completion,
-                lambda tok: self._engine().speculate(req, shown, tok),
+                lambda tok: self._engine().speculate(self._for_model(req), shown, tok),
                 token,
             )
         except (Cancelled, ModelError, RuntimeError):  # RuntimeError: the pool shut down
