@@ -38,7 +38,7 @@ from lsp_ai.index.service import CrawlStats
 from lsp_ai.inference.base import ModelError
 from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
-from lsp_ai.log_redaction import redact as redact_log
+from lsp_ai.log_redaction import mask_credentials
 from lsp_ai.models import Role
 from lsp_ai.records import Outcome, Recorder, explain
 from lsp_ai.redaction import redact, redact_text, restore
@@ -113,7 +113,7 @@ class Assistant:
         self._init_options = init_options or {}
         shown = notify or _log_notice
         # What the user is shown (config problems, backend errors) may quote a credential.
-        self._notify: Notify = lambda level, message: shown(level, redact_log(message))
+        self._notify: Notify = lambda level, message: shown(level, mask_credentials(message))
         self._shown_at: dict[str, float] = {}
         cfg, problems = load_config(roots[0], init_options=self._init_options)
         # A damaged index is moved aside and rebuilt: worth a warning, not an error.

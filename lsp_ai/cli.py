@@ -517,9 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ModelError, OSError) as exc:
         if args.debug:
             raise
-        from lsp_ai.log_redaction import redact  # a backend's error may quote the key
+        from lsp_ai.log_redaction import mask_credentials  # a backend's error may quote the key
 
-        print(redact(f"lsp-ai: {exc}"), file=sys.stderr)
+        print(mask_credentials(f"lsp-ai: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

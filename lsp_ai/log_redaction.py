@@ -46,7 +46,7 @@ def remember_secret(value: str) -> None:
             _remembered.add(value)
 
 
-def redact(text: str) -> str:
+def mask_credentials(text: str) -> str:
     """``text`` with every credential, by shape or remembered value, replaced by ``***``."""
     with _lock:
         known = sorted(_remembered, key=len, reverse=True)  # longest first: no partial leftovers
@@ -70,4 +70,4 @@ class RedactingFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return mask_credentials(super().format(record))

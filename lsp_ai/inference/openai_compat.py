@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.inference.base import ChatMessage, FimTokens, GenerationParams, ModelError, Usage
-from lsp_ai.log_redaction import redact
+from lsp_ai.log_redaction import mask_credentials
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Endpoint:
                 f"models.{self.role}: {self.url} dropped the request ({exc})", exc
             ) from exc
         if resp.status >= 400:
-            detail = redact(_error_text(resp.read()))  # servers may echo the key back
+            detail = mask_credentials(_error_text(resp.read()))  # servers may echo the key back
             conn.close()
             raise ModelError(self._http_error(resp.status, detail, body))
         return conn, resp
