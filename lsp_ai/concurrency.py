@@ -8,6 +8,8 @@ checks it after every token (and llama.cpp's abort callback checks it during pro
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -71,10 +73,16 @@ class CompletionFirst:
 
     On a 2-core laptop, a chat generation and a completion running at once each get half the
     CPU; pausing chat for the few hundred milliseconds a completion takes keeps keystrokes fast.
+
+    Answers (chat, code actions) rank second: background work (embedding) also waits while
+    one generates. llama.cpp's threads spin at each step's barrier, so an answer sharing two
+    cores with the embedder's threads slows by far more than half: a 96-token answer took
+    80 s instead of 10 s in the soak while the index caught up with file churn.
     """
 
     def __init__(self) -> None:
         self._busy = 0
+        self._answering = 0
         self._cond = threading.Condition()
 
     def __enter__(self) -> CompletionFirst:
@@ -87,8 +95,26 @@ class CompletionFirst:
             self._busy -= 1
             self._cond.notify_all()
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Held while a chat answer or code action generates: background work waits."""
+        with self._cond:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._answering -= 1
+                self._cond.notify_all()
+
     def wait_for_completions(self, cancel: CancelToken | None = None, poll_s: float = 0.02) -> None:
         """Block while a completion runs; returns early if `cancel` fires."""
         with self._cond:
             while self._busy and not (cancel and cancel.cancelled):
+                self._cond.wait(poll_s)
+
+    def wait_for_foreground(self, poll_s: float = 0.05) -> None:
+        """Block while a completion runs or an answer generates (for background work)."""
+        with self._cond:
+            while self._busy or self._answering:
                 self._cond.wait(poll_s)

@@ -138,12 +138,12 @@ class Wiring:
     # -- background work and memory --------------------------------------------------------
 
     def wait_for_idle(self) -> None:
-        """Block until no completion is generating and the user has paused typing.
+        """Block until no completion or answer is generating and the user has paused typing.
 
-        On two cores, embedding a file while the user waits for ghost text slows the model
-        down for as long as both run; every slice of background work waits here first.
+        On two cores, embedding a file while the user waits for ghost text or an answer slows
+        the model down for as long as both run; every slice of background work waits here.
         """
-        self.first.wait_for_completions()
+        self.first.wait_for_foreground()
         self.activity.wait_for_typing_pause()
 
     def when_idle(self, fn: Callable[..., T], *args: Any) -> T:

@@ -45,12 +45,13 @@ def paced_stream(
     started = time.perf_counter()
     first_token_ms = None
     parts: list[str] = []
-    for delta in model.stream_chat(messages, params, cancel):
-        if first_token_ms is None:
-            first_token_ms = (time.perf_counter() - started) * 1000
-        parts.append(delta)
-        on_delta(delta)
-        first.wait_for_completions(cancel)
-        cancel.raise_if_cancelled()
+    with first.answering():  # background embedding waits meanwhile
+        for delta in model.stream_chat(messages, params, cancel):
+            if first_token_ms is None:
+                first_token_ms = (time.perf_counter() - started) * 1000
+            parts.append(delta)
+            on_delta(delta)
+            first.wait_for_completions(cancel)
+            cancel.raise_if_cancelled()
     total_ms = (time.perf_counter() - started) * 1000
     return Streamed("".join(parts).strip(), first_token_ms, total_ms)

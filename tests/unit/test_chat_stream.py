@@ -132,3 +132,28 @@ def test_code_actions_stream_through_the_paced_loop() -> None:
     assert seen == ["It adds", " up the prices."]
     assert out.edit is not None and out.edit.new_text == "# It adds up the prices.\n"
     assert model.params is not None and model.params.max_tokens == 32
+
+
+def test_background_work_waits_until_the_answer_is_streamed() -> None:
+    first, released, held = CompletionFirst(), threading.Event(), []
+
+    def background() -> None:
+        first.wait_for_foreground()
+        released.set()
+
+    def on_delta(_delta: str) -> None:
+        if not held:
+            threading.Thread(target=background, daemon=True).start()
+        held.append(not released.wait(0.05))
+
+    paced_stream(
+        ScriptedModel(["a", "b"]),  # type: ignore[arg-type]
+        MESSAGES,
+        max_tokens=7,
+        temperature=0.0,
+        first=first,
+        cancel=CancelToken(),
+        on_delta=on_delta,
+    )
+    assert held == [True, True]  # embedding waited through every token
+    assert released.wait(2)  # and ran once the answer was done

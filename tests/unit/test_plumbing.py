@@ -42,6 +42,18 @@ def test_chat_waits_while_a_completion_runs() -> None:
     assert passed.is_set()
 
 
+def test_background_work_waits_while_an_answer_generates() -> None:
+    first = CompletionFirst()
+    passed = threading.Event()
+    with first.answering():
+        first.wait_for_completions()  # an answer does not wait for itself
+        t = threading.Thread(target=lambda: (first.wait_for_foreground(), passed.set()))
+        t.start()
+        assert not passed.wait(0.1)
+    t.join(2)
+    assert passed.is_set()
+
+
 def test_waiting_for_completions_returns_on_cancel() -> None:
     first, token = CompletionFirst(), CancelToken()
     with first:
