@@ -23,7 +23,8 @@ async def test_soak_serves_every_request_without_errors(tmp_path: Path) -> None:
     root = make_workspace(tmp_path / "repo")
     result = await soak(root, tmp_path / "work", DURATION_S, seed=3)
 
-    assert result["errors"] == 0, result["first_errors"]
+    # A hung request comes with the server's Python stacks at the time (py-spy).
+    assert result["errors"] == 0, (result["first_errors"], result["stack_dump"])
     assert result["unanswered"] == 0
     assert result["requests"] == result["requests_sent"]  # every request got an answer
     assert result["final"]["alive"], "the server did not answer lsp-ai.status after the run"
