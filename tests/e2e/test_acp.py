@@ -9,8 +9,10 @@ model, which is how the `.env` test knows the secret did not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -44,6 +46,10 @@ SECRET = "do-not-index-me-4242"  # conftest.make_workspace writes it into .env
 # Short prompts and answers keep the module fast on two cores (prompt evaluation dominates);
 # enough tokens for a cancel to land mid-answer.
 SETTINGS = {"models": {"chat": {"max_tokens": 64}}, "chat": {"top_k": 4}}
+# The arguments Zed is told to start lsp-ai with (README, editors/zed/agent_servers.json).
+ZED_ARGS = json.loads(
+    (Path(__file__).parents[2] / "editors" / "zed" / "agent_servers.json").read_text()
+)["agent_servers"]["lsp-ai"]["args"]
 LINK = re.compile(r"^(?P<path>[^#]+)#L(?P<start>\d+):(?P<end>\d+)$")
 
 
@@ -119,7 +125,7 @@ async def agent(workspace: Path, home: Path, tmp_path_factory: Any) -> AsyncIter
             sys.executable,
             "-m",
             "lsp_ai",
-            "acp",
+            *ZED_ARGS,
             "--root",
             str(workspace),
             env=env,
@@ -341,3 +347,26 @@ async def test_stdout_carried_only_protocol_messages(agent: Agent) -> None:
     """Logs went to stderr: every line on stdout was a JSON-RPC message (none was skipped)."""
     assert all(m.get("jsonrpc") == "2.0" for m in agent.incoming)
     assert not [m for m in agent.client_log if "JSON-RPC" in m], agent.client_log
+
+
+def test_the_agent_holds_no_network_socket(agent: Agent) -> None:
+    """After the whole module: every socket the agent holds is a Unix one (asyncio's self-pipe).
+
+    Weaker than the strace jail of tests/robustness/test_privacy.py (a socket opened and
+    closed in between is not seen), but it runs everywhere Linux's /proc does.
+    """
+    fds = Path(f"/proc/{agent.process.pid}/fd")
+    if not fds.is_dir():
+        pytest.skip("needs Linux /proc")
+    inodes = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # an fd closed while listing
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    internet = set()  # the inode column of the process's TCP and UDP tables
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        with contextlib.suppress(OSError):
+            rows = Path(f"/proc/{agent.process.pid}/net/{table}").read_text().splitlines()[1:]
+            internet |= {row.split()[9] for row in rows if len(row.split()) > 9}
+    assert inodes, "no socket at all: asyncio's self-pipe should be one, so the check is blind"
+    assert not inodes & internet, "the agent holds an internet socket"
