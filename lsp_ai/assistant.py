@@ -1,4 +1,4 @@
-"""The assistant: the one facade every front-end calls (LSP server, CLI, and later MCP and ACP).
+"""The assistant: the one facade every front-end calls (LSP server, CLI, ACP agent, and MCP).
 
 A front-end parses its protocol, makes one call here and serialises the answer. Every policy
 lives behind these methods, so no front-end can skip it: a private document never reaches a
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
@@ -33,9 +34,10 @@ from lsp_ai.completion.session import CompletionSession
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.config import Config, load_config
 from lsp_ai.documents import Documents, OpenDocument, doc_key, doc_path
+from lsp_ai.index.discover import NotIndexable, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.service import CrawlStats
-from lsp_ai.inference.base import ModelError
+from lsp_ai.inference.base import ChatMessage, ModelError
 from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
 from lsp_ai.log_redaction import mask_credentials
@@ -151,13 +153,15 @@ class Assistant:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, roles: Iterable[Role] = tuple(Role)) -> None:
         """Load models in the background, start the governor and the first crawl.
 
         The embedder too: every search and chat needs it for the query, even when the index
-        itself re-opened without it.
+        itself re-opened without it. `roles`: the models to load now; a front-end that never
+        completes code (the ACP agent) leaves the completion model out, since it is never
+        unloaded once loaded.
         """
-        self.wiring.models.warm(*Role)
+        self.wiring.models.warm(*roles)
         self.wiring.governor.start()
         self.live.crawl()
 
@@ -272,6 +276,35 @@ class Assistant:
         return CurrentFile(
             self._display_path(query.uri), redact(query.text), query.line, query.character
         )
+
+    def mentioned_file(self, uri: str, text: str | None = None) -> str | None:
+        """The text chat may use from a file the user pointed at, or None.
+
+        `text` is the front-end's own copy (an editor's embedded file or selection). Without
+        one, the file is read from disk, but only inside a workspace root and the way the
+        index reads (`read_source`: regular files under `index.max_file_bytes`, no binary,
+        no symlink out of the root), so a link can never make lsp-ai read `~/.ssh/id_rsa`.
+        None for a private file (a secret, a file git ignores), whoever holds its text.
+        """
+        path = doc_path(uri)
+        try:  # a symlink loop makes resolving a path raise RuntimeError
+            if self.documents.private(uri) is not None:
+                return None
+            if text is not None:
+                return text
+            where = self.wiring.index.locate(path) if path is not None else None
+            if path is None or where is None:
+                return None
+            root = os.path.realpath(self.roots[where[0]])
+            data = read_source(path, self.config.index.max_file_bytes, root)
+        except (OSError, RuntimeError, NotIndexable) as exc:
+            log.info("%s not used as chat context: %s", uri, exc)
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def chat_history(self, session_id: str) -> list[ChatMessage]:
+        """The stored turns of a chat session, oldest first: the store `$/chat` and `ask` use."""
+        return self.wiring.chat.sessions.history(session_id)
 
     def actions_for(self, uri: str) -> list[str]:
         """The code actions on offer in `uri`.

@@ -43,6 +43,17 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     s.add_argument("--stdio", action="store_true", help="stdio transport (the default)")
 
+    s = sub.add_parser(
+        "acp",
+        help="the Agent Client Protocol on stdio, for Zed's agent panel and JetBrains AI chat",
+    )
+    s.add_argument(
+        "--root",
+        default=".",
+        type=Path,
+        help="workspace for sessions whose cwd is not a folder (default .)",
+    )
+
     s = sub.add_parser("index", help="build or update the index of ROOT")
     s.add_argument("root", nargs="?", default=".", type=Path)
 
@@ -186,11 +197,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_acp(args: argparse.Namespace) -> int:
+    from lsp_ai.acp_stdio import serve_stdio
+
+    root = _root(args.root)
+    serve_stdio(root, _assistant, sys.stdin.buffer, _private_stdout())
+    return 0
+
+
 def _private_stdout() -> BinaryIO:
     """Give the protocol a stdout of its own and point fd 1 at stderr.
 
     Native libraries print to fd 1, and llama-cpp-python points fd 1 at /dev/null while it
-    loads a model; either would corrupt or swallow LSP messages written to the real stdout.
+    loads a model; either would corrupt or swallow LSP or ACP messages written to the real
+    stdout.
     """
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -487,6 +507,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
+    "acp": cmd_acp,
     "index": cmd_index,
     "search": cmd_search,
     "ask": cmd_ask,
@@ -509,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lsp_ai.logs import setup_logging
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    setup_logging(level, log_file=args.command == "serve")
+    setup_logging(level, log_file=args.command in ("serve", "acp"))  # long-running ones
     from lsp_ai.inference.base import ModelError
 
     try:

@@ -171,6 +171,8 @@ class LiveIndex:
             edit.timer.cancel()
 
     def stop(self) -> None:
+        if self._job is not None:  # its next step would hand work to workers shut down
+            self._job.cancel()
         for edit in self._edits.values():
             edit.timer.cancel()
         self._edits.clear()

@@ -1,6 +1,7 @@
-"""Every editor snippet parses, names `lsp-ai serve`, and uses only real config keys.
+"""Every editor snippet parses, names `lsp-ai serve` (or `lsp-ai acp`), and uses only real keys.
 
-A real Neovim drives the server with the plugin in tests/e2e/test_neovim.py.
+A real Neovim drives the server with the plugin in tests/e2e/test_neovim.py; the SDK's ACP
+client starts the agent with the Zed snippet's arguments in tests/e2e/test_acp.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import tomllib
 from pathlib import Path
 
+from lsp_ai.cli import _build_parser
 from lsp_ai.config import parse_config
 
 EDITORS = Path(__file__).resolve().parents[2] / "editors"
@@ -55,3 +57,12 @@ def test_neovim_plugin_defaults_start_the_server() -> None:
     lua = (EDITORS / "neovim" / "lua" / "lsp_ai" / "init.lua").read_text()
     assert 'cmd = { "lsp-ai", "serve" }' in lua
     assert 'vim.lsp.enable("lsp_ai")' in lua
+
+
+def test_agent_panel_snippets_start_the_acp_agent() -> None:
+    """Zed's `agent_servers` and JetBrains' `~/.jetbrains/acp.json` run `lsp-ai acp`."""
+    for path in (EDITORS / "zed" / "agent_servers.json", EDITORS / "jetbrains" / "acp.json"):
+        server = json.loads(path.read_text())["agent_servers"]["lsp-ai"]
+        assert server["command"] == "lsp-ai"
+        assert _build_parser().parse_args(server["args"]).command == "acp"
+        assert server.get("type", "custom") == "custom"  # Zed's kind for a command it runs
