@@ -53,7 +53,7 @@ from benchmarks.common import (
 from benchmarks.doc_corpus import FetchError
 from benchmarks.retrieval_quality import DOC_SOURCES, Corpus, docstring_corpus, query_words
 from lsp_ai.evaluation.docs import sample_targets, strip_docs
-from lsp_ai.evaluation.metrics import Hit, Query, first_rank, recall_at
+from lsp_ai.evaluation.metrics import Hit, Query, first_rank
 from lsp_ai.index.discover import FileFilter, read_text
 
 K = 10
@@ -84,8 +84,10 @@ class Tally:
     ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
+        # Found anywhere in what the agent read: k results, or the windows of k files.
+        found = sum(1 for r in self.ranks if r)
         return {
-            "recall@k": recall_at(self.ranks, K),
+            "recall@k": round(found / len(self.ranks), 4) if self.ranks else 0.0,
             "tokens_per_query": round(statistics.mean(self.tokens), 1) if self.tokens else 0,
             "tokens_p50": percentiles([float(t) for t in self.tokens]).get("p50", 0),
             "latency_ms": {k: v for k, v in percentiles(self.ms).items() if k in ("p50", "p95")},
@@ -148,11 +150,11 @@ def windows(per_line: Sequence[set[str]]) -> list[tuple[int, int]]:
 class SearchCode:
     """The `search_code` tool as `lsp-ai mcp` runs it, on an assistant over `root`."""
 
-    def __init__(self, root: Path, home: Path, budget: int) -> None:
+    def __init__(self, root: Path, db: Path, budget: int) -> None:
         from lsp_ai.assistant import Assistant
 
         self.budget = budget
-        self.assistant = Assistant([root], init_options=bench_settings(db=home / "db"))
+        self.assistant = Assistant([root], init_options=bench_settings(db=db))
 
     async def build(self) -> None:
         await self.assistant.index()
@@ -197,6 +199,10 @@ def corpora(quick: bool, tmp: Path) -> tuple[list[Corpus], dict[str, str]]:
 # -- the comparison -----------------------------------------------------------------------
 
 
+def corpus_db(tmp: Path, corpus: Corpus) -> Path:
+    return tmp / f"db-{corpus.name}"
+
+
 def token_counter() -> Count:
     """SmolLM2's tokenizer (vocabulary only): what the embedded chat model would read."""
     import llama_cpp
@@ -209,7 +215,7 @@ def token_counter() -> Count:
 
 async def compare(corpus: Corpus, tmp: Path, count: Count, budget: int) -> dict[str, Any]:
     log(f"{corpus.name}: {len(corpus.queries)} queries; indexing")
-    search = SearchCode(corpus.root, tmp / f"home-{corpus.name}", budget)
+    search = SearchCode(corpus.root, corpus_db(tmp, corpus), budget)
     grep = GrepAgent(corpus.root)
     tallies = {"search_code": Tally(), "grep": Tally()}
     started = time.perf_counter()
@@ -267,13 +273,13 @@ def pooled(per_corpus: dict[str, dict[str, Any]]) -> dict[str, Any]:
 LATENCY_CALLS = 30  # per tool
 
 
-async def tool_latency(root: Path, home: Path) -> dict[str, Any]:
-    """Index `root`, then time each MCP tool over stdio, as an agent's client sees it."""
+async def tool_latency(root: Path, home: Path, db: Path) -> dict[str, Any]:
+    """Index `root` into `db`, then time each MCP tool over stdio, as an agent's client sees it."""
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     from tests.harness.env import isolated_env
 
-    env = isolated_env(home, bench_settings(db=home / "db"))
+    env = isolated_env(home, bench_settings(db=db))
     started = time.perf_counter()
     index = await asyncio.to_thread(
         _run_quiet, [sys.executable, "-m", "lsp_ai", "index", str(root)], env
@@ -285,6 +291,7 @@ async def tool_latency(root: Path, home: Path) -> dict[str, Any]:
         command=sys.executable, args=["-m", "lsp_ai", "mcp", "--root", str(root)], env=env
     )
     timings: dict[str, list[float]] = {}
+    errors: list[str] = []
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         status = await session.call_tool("index_status", {})
@@ -302,14 +309,17 @@ async def tool_latency(root: Path, home: Path) -> dict[str, Any]:
             }
             for tool, args in calls.items():
                 t0 = time.perf_counter()
-                await session.call_tool(tool, args)
+                result = await session.call_tool(tool, args)
                 timings.setdefault(tool, []).append((time.perf_counter() - t0) * 1000)
+                if result.is_error:  # timed all the same, and reported
+                    errors.append(f"{tool}({args}): {_text(result)[:200]}")
     return {
         "files": index.get("files", len(files)),
         "chunks": index.get("chunks"),
         "index_s": index_s,
         "status": _text(status)[:400],
         "tools_ms": {t: percentiles(v) for t, v in timings.items()},
+        "tool_errors": errors[:10],
     }
 
 
@@ -390,13 +400,17 @@ async def run(quick: bool, budget: int, sizes: Sequence[int]) -> dict[str, Any]:
         latency: dict[str, Any] = {}
         if quick:  # the local corpus itself: nothing to fetch
             log(f"tool latency on {found[0].name}")
-            latency[found[0].name] = await tool_latency(found[0].root, tmp / "home-latency")
+            # The index `compare` built: `lsp-ai index` finds it current.
+            corpus = found[0]
+            latency[corpus.name] = await tool_latency(
+                corpus.root, tmp / "home-latency", corpus_db(tmp, corpus)
+            )
         pool = source_pool(6_000) if sizes else []
         for size in sizes:
             root = tmp / f"ws-{size}"
             source_workspace(pool, root, size)
             log(f"tool latency on {size} files")
-            latency[str(size)] = await tool_latency(root, tmp / f"home-ws-{size}")
+            latency[str(size)] = await tool_latency(root, tmp / f"home-{size}", tmp / f"db-{size}")
     return {
         "mode": "quick" if quick else "full",
         "k": K,
