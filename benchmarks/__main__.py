@@ -68,6 +68,9 @@ SUITES = (
     Suite("store_memory", "store_memory", ("--updates", "450")),
     # 2 min on 2 cores (3 load levels x 2 thread settings x 2 completions); quick: 1 each.
     Suite("contention", "contention", ("--reps", "1")),
+    # What an agent reads to find a function: search_code vs grep; quick is this repository's
+    # own sources (no registry), full adds five packages and tool latency on 1,000/10,000 files.
+    Suite("agent_context", "agent_context", ("--quick",)),
 )
 
 

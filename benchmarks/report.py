@@ -643,6 +643,62 @@ def contention_section(d: Json) -> tuple[str, Json]:
     return "\n".join(md), {"busy_processes": levels}
 
 
+def agent_context_section(d: Json) -> tuple[str, Json]:
+    """search_code against grep: recall and tokens per query, then MCP tool latency."""
+    corpora, pooled = d.get("corpora", {}), d.get("pooled", {})
+    rows = [
+        [
+            name,
+            c["search_code"]["queries"],
+            c["search_code"]["recall@k"],
+            c["grep"]["recall@k"],
+            c["search_code"]["tokens_per_query"],
+            c["grep"]["tokens_per_query"],
+        ]
+        for name, c in corpora.items()
+    ]
+    header = ["corpus", "queries", "search_code recall", "grep recall", "search_code tokens",
+              "grep tokens"]  # fmt: skip
+    md = [
+        f"For each docstring query, what an agent reads: `search_code` (k={d.get('k')}, "
+        f"budget {d.get('budget_tokens')} tokens) against grep ({d.get('window_lines')} lines "
+        "each side of the best matches in the top k files). Tokens by SmolLM2's tokenizer.",
+        "",
+        table(header, rows),
+    ]
+    if pooled:
+        met = "met" if pooled.get("met") else "not met"
+        share, delta = pooled.get("token_share"), pooled.get("recall_delta", 0.0)
+        md += [
+            "",
+            f"All queries: search_code reads {share} of grep's tokens, recall {delta:+} "
+            f"against grep; target {met}.",
+        ]
+    lat_rows = [
+        [size, run.get("files"), tool, p.get("p50"), p.get("p95")]
+        for size, run in d.get("latency", {}).items()
+        for tool, p in run.get("tools_ms", {}).items()
+    ]
+    if lat_rows:
+        md += ["", table(["workspace", "files", "tool", "p50 ms", "p95 ms"], lat_rows)]
+    return "\n".join(md), {"pooled": pooled, "latency": d.get("latency", {})}
+
+
+def plot_agent_context(fig: Any, d: Json) -> bool:
+    corpora = d.get("corpora", {})
+    if not corpora:
+        return False
+    ax = fig.add_subplot()
+    for method, marker in (("search_code", "o"), ("grep", "s")):
+        xs = [c[method]["tokens_per_query"] for c in corpora.values()]
+        ys = [c[method]["recall@k"] for c in corpora.values()]
+        ax.scatter(xs, ys, marker=marker, label=method)
+    ax.set(xlabel="tokens read per query", ylabel="recall", title="What an agent reads")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return True
+
+
 def plot_contention(fig: Any, d: Json) -> bool:
     levels = d.get("busy_processes", {})
     if not levels:
@@ -701,6 +757,13 @@ PARTS = [
     Part("Soak", ("soak",), soak_section, "soak", plot_soak),
     Part("Resource governor", ("governor",), governor_section, "governor", plot_governor),
     Part("CPU contention", ("contention",), contention_section, "contention", plot_contention),
+    Part(
+        "Agent context (MCP)",
+        ("agent_context", "agent_context-quick"),
+        agent_context_section,
+        "agent_context",
+        plot_agent_context,
+    ),
     Part(
         "Chunk store memory",
         ("store_memory",),
