@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -29,13 +27,13 @@ from pydantic import ValidationError
 
 from lsp_ai.acp_agent import INVALID_PARAMS, INVALID_REQUEST, AcpAgent, Update
 from lsp_ai.assistant import Assistant
+from lsp_ai.lsp.transport import pump_stdin
 
 log = logging.getLogger(__name__)
 
 # A prompt carries the editor's mentioned files: allow large ones, refuse the absurd.
 MAX_MESSAGE_BYTES = 64 * 2**20
 PARSE_ERROR = -32700
-READ_CHUNK = 65536
 
 
 class StdioTransport:
@@ -147,21 +145,8 @@ def fields(exc: ValidationError) -> str:
 
 
 def _feed(reader: asyncio.StreamReader, fd: int) -> None:
-    """Stdin into `reader` from a thread: works for a pipe, a file or a terminal alike."""
-    loop = asyncio.get_running_loop()
-
-    def run() -> None:
-        while True:
-            try:
-                chunk = os.read(fd, READ_CHUNK)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                loop.call_soon_threadsafe(reader.feed_eof)
-                return
-            loop.call_soon_threadsafe(reader.feed_data, chunk)
-
-    threading.Thread(target=run, name="stdin", daemon=True).start()
+    """Stdin into `reader` from a thread (the language server's reader)."""
+    pump_stdin(fd, lambda chunk: reader.feed_data(chunk) if chunk else reader.feed_eof())
 
 
 async def _serve(

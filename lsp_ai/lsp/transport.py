@@ -343,15 +343,14 @@ async def pump(
                 log.exception("message handling failed")
 
 
-def _thread_reader(stdin: BinaryIO) -> Callable[[], Awaitable[bytes]]:
-    """Chunks of stdin as they arrive, read by a daemon thread.
+def pump_stdin(fd: int, deliver: Callable[[bytes], None]) -> None:
+    """Each chunk of `fd` to `deliver` on the running loop, b"" at the end, from a thread.
 
     `os.read` returns what is available instead of waiting for a full count, which is what
-    lets the parser notice a body that stopped short.
+    lets a parser notice a body that stopped short; a thread works for a pipe, a file or a
+    terminal alike. The ACP agent reads its stdin this way too.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    fd = stdin.fileno()
 
     def run() -> None:
         while True:
@@ -359,11 +358,17 @@ def _thread_reader(stdin: BinaryIO) -> Callable[[], Awaitable[bytes]]:
                 chunk = os.read(fd, READ_CHUNK)
             except OSError:
                 chunk = b""
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            loop.call_soon_threadsafe(deliver, chunk)
             if not chunk:
                 return
 
     threading.Thread(target=run, name="stdin", daemon=True).start()
+
+
+def _thread_reader(stdin: BinaryIO) -> Callable[[], Awaitable[bytes]]:
+    """Chunks of stdin as they arrive (b"" at the end)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    pump_stdin(stdin.fileno(), queue.put_nowait)
     return queue.get
 
 
