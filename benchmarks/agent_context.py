@@ -391,26 +391,35 @@ def latency_table(latency: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def run(quick: bool, budget: int, sizes: Sequence[int]) -> dict[str, Any]:
+async def run(
+    quick: bool,
+    budget: int,
+    sizes: Sequence[int],
+    work: Path | None = None,
+    corpora_too: bool = True,
+) -> dict[str, Any]:
+    """`work`: keep the latency workspaces and their indexes there (a re-run reuses them)."""
     count = token_counter()
     with tempfile.TemporaryDirectory(prefix="agent-context-") as tmp_name:
         tmp = Path(tmp_name)
-        found, failed = corpora(quick, tmp)
+        found, failed = corpora(quick, tmp) if corpora_too else ([], {})
         per_corpus = {c.name: await compare(c, tmp, count, budget) for c in found}
         latency: dict[str, Any] = {}
-        if quick:  # the local corpus itself: nothing to fetch
-            log(f"tool latency on {found[0].name}")
+        if quick and found:  # the local corpus itself: nothing to fetch
             # The index `compare` built: `lsp-ai index` finds it current.
             corpus = found[0]
             latency[corpus.name] = await tool_latency(
                 corpus.root, tmp / "home-latency", corpus_db(tmp, corpus)
             )
         pool = source_pool(6_000) if sizes else []
+        kept = work or tmp
         for size in sizes:
-            root = tmp / f"ws-{size}"
-            source_workspace(pool, root, size)
+            root = kept / f"ws-{size}"
+            if not root.is_dir():
+                source_workspace(pool, root, size)
             log(f"tool latency on {size} files")
-            latency[str(size)] = await tool_latency(root, tmp / f"home-{size}", tmp / f"db-{size}")
+            home, db = kept / f"home-{size}", kept / f"db-{size}"
+            latency[str(size)] = await tool_latency(root, home, db)
     return {
         "mode": "quick" if quick else "full",
         "k": K,
@@ -418,7 +427,7 @@ async def run(quick: bool, budget: int, sizes: Sequence[int]) -> dict[str, Any]:
         "window_lines": WINDOW,
         "windows_per_file": WINDOWS_PER_FILE,
         "corpora": per_corpus,
-        "pooled": pooled(per_corpus),
+        "pooled": pooled(per_corpus) if per_corpus else {},
         "failed": failed,
         "latency": latency,
     }
@@ -429,15 +438,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="one local corpus, no registry")
     ap.add_argument("--budget", type=int, default=BUDGET, help="search_code's max_tokens")
     ap.add_argument("--sizes", help="workspace sizes for tool latency, comma-separated")
+    ap.add_argument("--work", type=Path, help="keep the latency workspaces and indexes here")
+    ap.add_argument("--no-corpora", action="store_true", help="tool latency only")
     args = ap.parse_args(argv)
     default: Sequence[int] = () if args.quick else FULL_SIZES
     sizes = [int(s) for s in args.sizes.split(",") if s] if args.sizes is not None else default
     started = time.perf_counter()
-    data = asyncio.run(run(args.quick, args.budget, sizes))
+    data = asyncio.run(run(args.quick, args.budget, sizes, args.work, not args.no_corpora))
     data["wall_s"] = round(time.perf_counter() - started, 1)
     name = "agent_context-quick" if args.quick else "agent_context"
     out = results_dir()
-    md = f"# Agent context: search_code vs grep\n\n{table(data['corpora'], data['pooled'])}\n"
+    md = "# Agent context: search_code vs grep\n\n"
+    if data["corpora"]:
+        md += f"{table(data['corpora'], data['pooled'])}\n"
     if data["latency"]:
         md += f"\n## MCP tool latency (stdio)\n\n{latency_table(data['latency'])}\n"
     (out / f"{name}.md").write_text(md)
