@@ -78,6 +78,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    s = sub.add_parser("setup", help="pick models for this machine, pull them, write the config")
+    s.add_argument("--yes", action="store_true", help="accept the proposal without asking")
+    s.add_argument("--reconfigure", action="store_true", help="choose again when already set up")
+
     s = sub.add_parser("doctor", help="check models, grammars, ctags and the index folder")
     s.add_argument("--root", default=".", type=Path)
 
@@ -402,6 +406,15 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from lsp_ai.setup import SetupError, run_setup
+
+    try:
+        return run_setup(yes=args.yes, reconfigure=args.reconfigure)
+    except SetupError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _header(path: Path) -> dict[str, Any]:
     from lsp_ai.inference.gguf_header import GgufError, read_gguf_info
 
@@ -512,6 +525,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "complete": cmd_complete,
     "models": cmd_models,
+    "setup": cmd_setup,
     "doctor": cmd_doctor,
     "trust": cmd_trust,
     "decisions": cmd_decisions,
