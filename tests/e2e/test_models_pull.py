@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness.env import isolated_env
-from tests.harness.hub import Hub
+from tests.harness.hub import Hub, hub_env, lsp_ai
 from tests.harness.tiny_gguf import write_tiny_fim_gguf
 
 REPO = "test-org/Tiny-FIM-GGUF"
@@ -33,33 +28,6 @@ def hub() -> Iterator[Hub]:
         yield h
 
 
-def lsp_ai(
-    env: dict[str, str], *args: str, max_file_bytes: int = 0
-) -> subprocess.CompletedProcess[str]:
-    def limit_writes() -> None:
-        # A disk that fills up mid-download: writes past the limit fail with EFBIG (the
-        # signal that would kill the process instead is ignored, and stays so across exec).
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-
-    return subprocess.run(
-        [sys.executable, "-m", "lsp_ai", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=limit_writes if max_file_bytes else None,
-    )
-
-
-def pull_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    env = isolated_env(tmp_path / "home")
-    env.update(HF_ENDPOINT=endpoint, HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1")
-    env.pop("HF_HOME", None)
-    env.pop("HF_HUB_CACHE", None)
-    return env
-
-
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "home" / ".cache" / "huggingface" / "hub"
 
@@ -73,7 +41,7 @@ def test_a_clean_pull_lands_in_the_cache_that_models_lists(
     tmp_path: Path, hub: Hub, gguf: bytes
 ) -> None:
     hub.add(REPO, FILE, gguf)
-    env = pull_env(tmp_path, hub.url)
+    env = hub_env(tmp_path / "home", hub.url)
     done = lsp_ai(env, "models", "pull", f"hf:{REPO}/{FILE}")
     assert done.returncode == 0, done.stderr
     assert "verified" in done.stdout
@@ -95,7 +63,9 @@ def test_a_cut_transfer_resumes_with_a_ranged_request(
     # file has to be bigger than one for the resume to start past zero.
     data = gguf + bytes(12 << 20)
     hub.add(REPO, FILE, data, cut_after=11 << 20)
-    done = lsp_ai(pull_env(tmp_path, hub.url), "models", "pull", f"hf:{REPO}/{FILE}", "--quiet")
+    done = lsp_ai(
+        hub_env(tmp_path / "home", hub.url), "models", "pull", f"hf:{REPO}/{FILE}", "--quiet"
+    )
     assert done.returncode == 0, done.stderr
     ranges = [r for m, _, r in hub.requests if m == "GET"]
     assert ranges == ["", f"bytes={10 << 20}-"]
@@ -107,7 +77,9 @@ def test_a_checksum_mismatch_is_refused_and_leaves_no_file(
     tmp_path: Path, hub: Hub, gguf: bytes
 ) -> None:
     hub.add(REPO, FILE, gguf, sha256="ab" * 32)
-    done = lsp_ai(pull_env(tmp_path, hub.url), "models", "pull", f"hf:{REPO}/{FILE}", "--quiet")
+    done = lsp_ai(
+        hub_env(tmp_path / "home", hub.url), "models", "pull", f"hf:{REPO}/{FILE}", "--quiet"
+    )
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert "checksum mismatch" in line and "removed" in line
@@ -119,7 +91,7 @@ def test_an_unreachable_hub_is_one_line_with_the_folder_to_use(tmp_path: Path) -
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = pull_env(tmp_path, f"http://127.0.0.1:{port}")
+    env = hub_env(tmp_path / "home", f"http://127.0.0.1:{port}")
     done = lsp_ai(env, "models", "pull", "qwen2.5-coder-1.5b-q8_0", "--quiet")
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
@@ -131,7 +103,7 @@ def test_too_little_disk_space_stops_before_downloading(
     tmp_path: Path, hub: Hub, gguf: bytes
 ) -> None:
     hub.add(REPO, FILE, gguf, size=10**18)  # an exabyte: no disk has room for it
-    done = lsp_ai(pull_env(tmp_path, hub.url), "models", "pull", f"hf:{REPO}/{FILE}")
+    done = lsp_ai(hub_env(tmp_path / "home", hub.url), "models", "pull", f"hf:{REPO}/{FILE}")
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert "not enough disk space" in line
@@ -142,7 +114,7 @@ def test_a_write_error_mid_download_is_one_line_and_leaves_no_partial_file(
     tmp_path: Path, hub: Hub, gguf: bytes
 ) -> None:
     hub.add(REPO, FILE, gguf)
-    env = pull_env(tmp_path, hub.url)
+    env = hub_env(tmp_path / "home", hub.url)
     done = lsp_ai(env, "models", "pull", f"hf:{REPO}/{FILE}", "--quiet", max_file_bytes=50_000)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
@@ -152,13 +124,13 @@ def test_a_write_error_mid_download_is_one_line_and_leaves_no_partial_file(
 
 
 def test_an_unknown_name_lists_the_presets(tmp_path: Path) -> None:
-    done = lsp_ai(pull_env(tmp_path, "http://127.0.0.1:9"), "models", "pull", "nope")
+    done = lsp_ai(hub_env(tmp_path / "home", "http://127.0.0.1:9"), "models", "pull", "nope")
     assert done.returncode == 1
     assert "qwen2.5-coder-1.5b-q8_0" in done.stderr and "hf:OWNER/REPO/FILE.gguf" in done.stderr
 
 
 def test_offline_mode_says_so(tmp_path: Path) -> None:
-    env = dict(pull_env(tmp_path, "http://127.0.0.1:9"), HF_HUB_OFFLINE="1")
+    env = dict(hub_env(tmp_path / "home", "http://127.0.0.1:9"), HF_HUB_OFFLINE="1")
     done = lsp_ai(env, "models", "pull", "qwen2.5-coder-0.5b-q8_0")
     assert done.returncode == 1
     assert "offline" in done.stderr and len(done.stderr.strip().splitlines()) == 1

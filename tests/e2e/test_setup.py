@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from lsp_ai.inference.presets import PRESETS
-from tests.e2e.test_models_pull import lsp_ai, pull_env
-from tests.harness.hub import Hub
+from tests.harness.hub import Hub, hub_env, lsp_ai
 from tests.harness.tiny_gguf import write_tiny_fim_gguf
 
 
@@ -28,7 +27,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Hub:
 
 def test_setup_yes_pulls_writes_the_config_and_completion_uses_it(tmp_path: Path, hub: Hub) -> None:
     with hub:
-        env = pull_env(tmp_path, hub.url)
+        env = hub_env(tmp_path / "home", hub.url)
         config = tmp_path / "home" / "config.toml"
         config.write_text("# mine\n[completion]\nmax_tokens = 24\n")
         env["LSP_AI_CONFIG"] = str(config)

@@ -10,11 +10,17 @@ bigger than any disk, a transfer cut after some bytes.
 from __future__ import annotations
 
 import hashlib
+import resource
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.harness.env import isolated_env
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -129,3 +135,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+
+def lsp_ai(
+    env: dict[str, str], *args: str, max_file_bytes: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lsp_ai ARGS`; `max_file_bytes` makes its writes fail past that size."""
+
+    def limit_writes() -> None:
+        # A disk that fills up mid-download: writes past the limit fail with EFBIG (the
+        # signal that would kill the process instead is ignored, and stays so across exec).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run(
+        [sys.executable, "-m", "lsp_ai", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_writes if max_file_bytes else None,
+    )
+
+
+def hub_env(home: Path, endpoint: str) -> dict[str, str]:
+    """An isolated environment (tests.harness.env) that downloads from `endpoint`."""
+    env = isolated_env(home)
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1")
+    env.pop("HF_HOME", None)
+    env.pop("HF_HUB_CACHE", None)
+    return env
