@@ -178,7 +178,11 @@ def run_setup(
     m = machine or Machine.read()
     gpu = f"a {m.gpu_gb:.0f} GB GPU" if m.gpu_gb else "no usable GPU"
     say(f"this machine: {m.ram_gb:.0f} GB RAM, {m.cores} cores, {gpu}")
-    plan = propose(m)
+    # A role the user already pointed at a model keeps it, unless asked to choose again.
+    plan = {r: p for r, p in propose(m).items() if reconfigure or r not in now}
+    for role, model in now.items():
+        if role not in plan:
+            say(f"  {role:<10} keeps {model}")
     for role, p in plan.items():
         speed = expected_speed(p, m)
         say(f"  {role:<10} {p.name:<34} {p.size / 1e9:5.1f} GB  ~{speed:.0f} tokens/s  {p.note}")
@@ -205,7 +209,7 @@ def run_setup(
         if m.gpu_gb:
             settings[role]["n_gpu_layers"] = -1
     write_models(path, settings)
-    say(f"wrote models.completion and models.chat to {path}")
+    say(f"wrote {', '.join(f'models.{r}' for r in settings)} to {path}")
     check(say)
     return 0
 

@@ -55,3 +55,32 @@ def test_the_proposal_follows_the_readme_table(
 ) -> None:
     plan = propose(machine)
     assert (plan["completion"].name, plan["chat"].name) == (completion, chat)
+
+
+def test_a_role_already_configured_keeps_its_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lsp_ai import setup
+    from lsp_ai.inference import pull
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[models.completion]\nmodel = "/mine.gguf"\n')
+    monkeypatch.setenv("LSP_AI_CONFIG", str(cfg))
+    pulled: list[str] = []
+
+    def fake_pull(name: str) -> pull.Pulled:
+        pulled.append(name)
+        return pull.Pulled(tmp_path / f"{name}.gguf", 1, "")
+
+    monkeypatch.setattr(pull, "pull", fake_pull)
+    monkeypatch.setattr(setup, "check", lambda say: None)
+    lines: list[str] = []
+    assert (
+        setup.run_setup(yes=True, reconfigure=False, machine=Machine(16, 8, 0), say=lines.append)
+        == 0
+    )
+    assert pulled == ["qwen2.5-coder-3b-instruct-q4_k_m"]
+    models = tomllib.loads(cfg.read_text())["models"]
+    assert models["completion"]["model"] == "/mine.gguf"
+    assert models["chat"]["model"].endswith("qwen2.5-coder-3b-instruct-q4_k_m.gguf")
+    assert any("keeps /mine.gguf" in line for line in lines)
