@@ -106,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Linked-Etag", f'"{entry.sha256}"')
         self.send_header("X-Linked-Size", str(entry.size if entry.size is not None else size))
         self.send_header("Accept-Ranges", "bytes")
+        # The hub's CDN names the file; huggingface_hub's progress bar shows this name.
+        name = self.path.split("?")[0].rsplit("/", 1)[-1]
+        self.send_header("Content-Disposition", f'attachment; filename="{name}"')
         self.send_header("Content-Length", str(length))
         if status == 206:
             self.send_header("Content-Range", f"bytes {first}-{size - 1}/{size}")
