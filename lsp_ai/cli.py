@@ -82,6 +82,16 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("models", help="the model each role resolves to, and local GGUF files")
     s.add_argument("--root", default=".", type=Path)
     s.add_argument("--json", action="store_true")
+    pull = s.add_subparsers(dest="models_command", metavar="pull", parser_class=_Parser)
+    s = pull.add_parser("pull", help="download a preset or hf:OWNER/REPO/FILE.gguf, checked")
+    s.add_argument(
+        "name", help="a preset name (a wrong one lists them) or hf:OWNER/REPO/FILE.gguf[@REVISION]"
+    )
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("setup", help="pick models for this machine, pull them, write the config")
+    s.add_argument("--yes", action="store_true", help="accept the proposal without asking")
+    s.add_argument("--reconfigure", action="store_true", help="choose again when already set up")
 
     s = sub.add_parser("doctor", help="check models, grammars, ctags and the index folder")
     s.add_argument("--root", default=".", type=Path)
@@ -346,6 +356,8 @@ def _served_model(role: str, section: Any) -> dict[str, Any]:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if getattr(args, "models_command", None) == "pull":
+        return cmd_models_pull(args)
     from lsp_ai.config import config_to_dict
     from lsp_ai.inference.base import ModelError
     from lsp_ai.inference.discovery import find_gguf_files, resolve_gguf
@@ -400,6 +412,27 @@ def cmd_models(args: argparse.Namespace) -> int:
             facts += f"ctx {info['context_length'] or '?':<7} {fim}"
         print(f"  {f.label:<34} {f.size / 1e9:6.2f} GB  {facts}  [{f.source}] {f.path}")
     return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from lsp_ai.inference.pull import PullError, pull
+
+    try:
+        done = pull(args.name, progress=not args.quiet)
+    except PullError as exc:
+        raise CliError(str(exc)) from None
+    checked = f"sha256 {done.sha256[:12]}… verified" if done.sha256 else "no sha256 to check"
+    print(f"{done.path}  {done.size / 1e9:.2f} GB, {checked}")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from lsp_ai.setup import SetupError, run_setup
+
+    try:
+        return run_setup(yes=args.yes, reconfigure=args.reconfigure)
+    except SetupError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _header(path: Path) -> dict[str, Any]:
@@ -513,6 +546,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "complete": cmd_complete,
     "models": cmd_models,
+    "setup": cmd_setup,
     "doctor": cmd_doctor,
     "trust": cmd_trust,
     "decisions": cmd_decisions,

@@ -82,11 +82,17 @@ class GgufFile:
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 
 
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as huggingface_hub finds it; `lsp-ai models pull` writes here."""
+    if cache := os.environ.get("HF_HUB_CACHE"):
+        return Path(cache).expanduser()
+    return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+
+
 def _search_dirs(extra: Iterable[str | Path] = ()) -> list[tuple[str, Path]]:
     home = Path.home()
-    hf = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface")) / "hub"
     return [
-        ("huggingface", hf),
+        ("huggingface", hf_cache_dir()),
         ("lm-studio", home / ".lmstudio" / "models"),
         ("lm-studio", home / ".cache" / "lm-studio" / "models"),
         *(("config", Path(p).expanduser()) for p in extra),
