@@ -444,9 +444,13 @@ class Assistant:
         return True
 
     async def index_status(self) -> IndexStatus:
+        """What is indexed, what is pending, which process writes the index; never waits."""
         index, live = self.wiring.index, self.live
 
         def read() -> IndexStatus:
+            # Opening an index on disk takes the writer lock if it is free: only then does
+            # `writer()` know whether another process writes it.
+            index.open_if_present()
             stats, writer = index.stats(), index.writer()
             stores = [idx.store for idx in index.iter_roots()]
             model = stores[0].model_name if stores else embedder_name(self.config.models.embedding)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,18 @@ async def serve_http(roots: Sequence[Path], bind: Bind, token: str | None) -> No
             app, host=bind.host, port=bind.port, log_level="warning", log_config=None
         )
         log.warning("lsp-ai MCP server on %s%s", bind.url, " (token required)" if token else "")
-        await uvicorn.Server(config).serve()
+        # uvicorn shuts down gently on SIGINT or SIGTERM, then raises the signal again for
+        # the handler that was there before; a handler that does nothing lets `finally` close
+        # the index and the models, and the process exit 0.
+        quiet = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            for sig, handler in quiet.items():
+                signal.signal(sig, handler)
     finally:
         assistant.close()
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """Stand in for the default handler while uvicorn owns the signals (see serve_http)."""

@@ -408,7 +408,7 @@ def _logged_progress() -> CrawlProgress:
             shown["tenth"] = tenth
             log.info("indexing: %d/%d files", done, total)
 
-    return CrawlProgress(report=report, end=lambda message: log.info("indexing: %s", message))
+    return CrawlProgress(report=report)  # the live index logs how the crawl ended
 
 
 async def _crawl_progress() -> CrawlProgress:
