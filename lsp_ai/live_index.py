@@ -69,6 +69,7 @@ class LiveIndex:
         # Whether the running crawl builds an index from nothing (no usable one was on disk);
         # None until the crawl has looked.
         self.first_build: bool | None = None
+        self._crawl_stop: threading.Event | None = None  # the running crawl's cancel button
 
     @property
     def crawling(self) -> bool:
@@ -118,6 +119,7 @@ class LiveIndex:
             present = await self._workers.call(self._workers.index, index.open_if_present)
             self.first_build = not present
             progress = await self._progress()
+            self._crawl_stop = progress.stop
             shown = progress.report
 
             def report(done: int, total: int) -> None:
@@ -189,8 +191,15 @@ class LiveIndex:
             edit.timer.cancel()
 
     def stop(self) -> None:
+        """Stop following the workspace; a crawl in progress stops at its next file.
+
+        A first build of a large repository can take minutes: a front-end that closes (an
+        agent that quits) should not keep the process alive until it ends.
+        """
         for edit in self._edits.values():
             edit.timer.cancel()
         self._edits.clear()
         if self._watcher is not None:
             self._watcher.stop()
+        if self._crawl_stop is not None:
+            self._crawl_stop.set()

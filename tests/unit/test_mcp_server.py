@@ -8,7 +8,10 @@ behind it is real, with the stand-in models of tests/fakes.py. tests/e2e/test_mc
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
+import tomllib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -197,3 +200,36 @@ async def test_a_first_build_is_awaited_with_progress(
         assert seen and seen[-1] == (4, 4)
     finally:
         assistant.close()
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def agent_commands() -> dict[str, list[str]]:
+    """The command line each set-up snippet of the README's MCP section starts, by client."""
+    section = README.read_text().split("## Coding agents (MCP)")[1].split("\n## ")[0]
+    found: dict[str, list[str]] = {}
+    claude = re.search(r"`claude mcp add lsp-ai -- ([^`]+)`", section)
+    assert claude is not None
+    found["claude"] = shlex.split(claude.group(1))
+    for lang, body in re.findall(r"```(json|toml)\n(.*?)```", section, re.S):
+        if lang == "toml":
+            entry = tomllib.loads(body)["mcp_servers"]["lsp-ai"]
+            found["codex"] = [entry["command"], *entry["args"]]
+            continue
+        config = json.loads(body)
+        key = next(iter(config))  # mcpServers (Cursor), servers (VS Code), context_servers (Zed)
+        entry = config[key]["lsp-ai"]
+        found[key] = [entry["command"], *entry["args"]]
+    return found
+
+
+def test_the_readme_set_up_snippets_start_lsp_ai_mcp() -> None:
+    from lsp_ai.cli import _build_parser
+
+    commands = agent_commands()
+    assert set(commands) == {"claude", "codex", "mcpServers", "servers", "context_servers"}
+    for client, argv in commands.items():
+        assert argv[0] == "lsp-ai", client
+        args = _build_parser().parse_args(argv[1:])
+        assert args.command == "mcp" and args.root and args.http is None, client
