@@ -1,4 +1,4 @@
-"""The assistant: the one facade every front-end calls (LSP server, CLI, and later MCP and ACP).
+"""The assistant: the one facade every front-end calls (LSP server, CLI, MCP, and later ACP).
 
 A front-end parses its protocol, makes one call here and serialises the answer. Every policy
 lives behind these methods, so no front-end can skip it: a private document never reaches a

@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,21 +167,21 @@ def _excerpt(e: Excerpt) -> dict[str, Any]:
 
 
 def _status(s: IndexStatus) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
     updated = s.last_update
+    writer = "this server"
+    if s.read_only:
+        pid = f" (pid {s.writer})" if s.writer else ""
+        writer = f"another process{pid}: this server follows its index, read-only"
     out: dict[str, Any] = {
         "roots": [str(r) for r in s.roots],
         "files": s.files,
         "chunks": s.chunks,
         "pending": s.pending,
         "model": s.model,
-        "last_update": datetime.fromtimestamp(updated, UTC).isoformat(timespec="seconds")
-        if updated
-        else None,
-        "writer": "another process (this server follows its index, read-only)"
-        if s.read_only
-        else "this server",
+        "last_update": (
+            datetime.fromtimestamp(updated, UTC).isoformat(timespec="seconds") if updated else None
+        ),
+        "writer": writer,
     }
     if s.building is not None:
         out["building"] = {"files_done": s.building[0], "files_total": s.building[1]}
@@ -332,7 +333,11 @@ def argument_errors(exc: ValidationError) -> str:
 
 
 def _result(data: dict[str, Any]) -> types.CallToolResult:
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    """The answer as JSON text (what an agent's model reads) and as structured content.
+
+    One line, no indentation: the code inside is what an agent pays tokens for.
+    """
+    text = json.dumps(data, ensure_ascii=False)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)], structured_content=data
     )
@@ -395,7 +400,7 @@ def build_server(assistant: Assistant) -> Server[Any]:
 # -- running --------------------------------------------------------------------------------
 
 
-def _logged_progress() -> CrawlProgress:
+async def _logged_progress() -> CrawlProgress:
     """The crawl's progress in the log, every tenth of the way.
 
     A client that sent no progress token sees nothing else of a first build.
@@ -411,10 +416,6 @@ def _logged_progress() -> CrawlProgress:
     return CrawlProgress(report=report)  # the live index logs how the crawl ended
 
 
-async def _crawl_progress() -> CrawlProgress:
-    return _logged_progress()
-
-
 def _notice(level: Level, message: str) -> None:
     log.log(logging.ERROR if level is Level.ERROR else logging.WARNING, "%s", message)
 
@@ -427,7 +428,7 @@ def make_assistant(roots: Sequence[Path]) -> Assistant:
         roots,
         recorder=Recorder(str(roots[0]), decisions_path()),
         notify=_notice,
-        crawl_progress=_crawl_progress,
+        crawl_progress=_logged_progress,
     )
 
 
