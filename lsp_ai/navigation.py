@@ -204,9 +204,9 @@ def read_code(index: IndexService, path: str, start_line: int, end_line: int) ->
     try:
         data = read_source(found.path, rules.max_file_bytes, rules.real_root, found.identity)
     except NotIndexable as exc:  # changed since it was judged: a symlink, a FIFO, too large
-        raise Refused(f"{shown} cannot be read: {exc}") from exc
+        raise Refused(f"path {shown!r} cannot be read: {exc}") from exc
     except OSError as exc:
-        raise Refused(f"{shown} cannot be read: {exc.strerror or exc}") from exc
+        raise Refused(f"path {shown!r} cannot be read: {exc.strerror or exc}") from exc
     lines = redact(data.decode("utf-8", "replace")).split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line starts no line of its own
@@ -237,11 +237,11 @@ def _readable(index: IndexService, path: str) -> tuple[int, DiscoveredFile]:
     if where is None:
         roots = ", ".join(str(r) for r in index.roots)
         raise Refused(
-            f"{path} is outside the workspace ({roots}); pass a path inside it, as "
+            f"path {path!r} is outside the workspace ({roots}); pass a path inside it, as "
             "search_code shows them"
         )
     if (private := index.private_reason(named)) is not None:
-        raise Refused(f"{path} is {private}; lsp-ai never reads it out")
+        raise Refused(f"path {path!r} is {private}; lsp-ai never reads it out")
     verdict = index.file_filter(where).examine(named)
     if isinstance(verdict, DiscoveredFile):
         return where, verdict
@@ -259,16 +259,18 @@ def _encodes(text: str) -> bool:
 def _refusal(path: str, reason: str) -> str:
     """Why a path cannot be read, in words an agent can act on."""
     if reason in ("secret", SYMLINK_TO_SECRET):
-        return f"{path} is a secret file; lsp-ai never reads it out"
+        return f"path {path!r} is a secret file; lsp-ai never reads it out"
     if "ignored" in reason:
-        return f"{path} is ignored (.gitignore, .ignore or index.exclude); lsp-ai does not read it"
+        return f"path {path!r} is ignored (.gitignore, .ignore or index.exclude); not read"
     if "outside" in reason or "symlinked directory" in reason:
-        return f"{path} resolves outside the workspace (through a symlink); lsp-ai does not read it"
+        return f"path {path!r} resolves outside the workspace (a symlink); lsp-ai does not read it"
     if reason.startswith("unreadable") and "No such file" in reason:
-        return f"{path}: no such file in the workspace; search_code or find_symbol finds paths"
+        return (
+            f"path {path!r}: no such file in the workspace; search_code or find_symbol finds paths"
+        )
     if reason == "not a file":
-        return f"{path} is a folder; pass a file (outline and read_code take one file)"
-    return f"{path} cannot be read: {reason}"
+        return f"path {path!r} is a folder; pass a file (outline and read_code take one file)"
+    return f"path {path!r} cannot be read: {reason}"
 
 
 # -- search results ------------------------------------------------------------------------

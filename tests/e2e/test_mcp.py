@@ -251,7 +251,7 @@ def test_read_code_stays_inside_the_workspace(mcp: Session, repo: Path) -> None:
     }
     for path, reason in refusals.items():
         message = mcp.error("read_code", {"path": path, "start_line": 1, "end_line": 5})
-        assert message.startswith(f"read_code: {path}") and reason in message, message
+        assert message.startswith(f"read_code: path {path!r}") and reason in message, message
     assert "secret file" in mcp.error("outline", {"path": ".env"})
 
 
