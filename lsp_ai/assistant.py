@@ -1,4 +1,4 @@
-"""The assistant: the one facade every front-end calls (LSP server, CLI, ACP agent, and MCP).
+"""The assistant: the one facade every front-end calls (LSP server, CLI, MCP server, ACP agent).
 
 A front-end parses its protocol, makes one call here and serialises the answer. Every policy
 lives behind these methods, so no front-end can skip it: a private document never reaches a
@@ -24,8 +24,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from lsp_ai import navigation
 from lsp_ai.chat.actions import ACTIONS, COMMENTING, ActionRequest, ActionResult
 from lsp_ai.chat.prompt import CurrentFile
 from lsp_ai.chat.service import ChatRequest, ChatResult
@@ -37,15 +38,21 @@ from lsp_ai.documents import Documents, OpenDocument, doc_key, doc_path
 from lsp_ai.index.discover import NotIndexable, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.service import CrawlStats
+from lsp_ai.index.symbols import Symbol
 from lsp_ai.inference.base import ChatMessage, ModelError
+from lsp_ai.inference.factory import embedder_name
 from lsp_ai.languages import has_line_comments, language_for
 from lsp_ai.live_index import CrawlProgress, LiveIndex, no_progress
 from lsp_ai.log_redaction import mask_credentials
 from lsp_ai.models import Role
+from lsp_ai.navigation import CalleesOf, CallSite, Excerpt, HitFilter, Refused, fit_budget
 from lsp_ai.records import Outcome, Recorder, explain
 from lsp_ai.redaction import redact, redact_text, restore
 from lsp_ai.wiring import Wiring
 from lsp_ai.workers import Workers
+
+if TYPE_CHECKING:
+    from lsp_ai.index.search import Root
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,14 @@ log = logging.getLogger(__name__)
 # often; the log has every one.
 SAME_MESSAGE_EVERY_S = 60.0
 MAX_SEARCH_HITS = 100
+# A filtered search picks its hits from this many of the best: a path or language that none
+# of them has finds nothing, even if a worse chunk elsewhere would match.
+FILTERED_SEARCH_DEPTH = 300
+# How long a caller that needs a complete index waits for a first build before it is answered
+# from what is indexed so far (Codex CLI gives a tool call 60 s by default).
+READY_WAIT_S = 45.0
+READY_POLL_S = 0.25
+T = TypeVar("T")
 
 
 class Level(IntEnum):
@@ -97,6 +112,21 @@ class IndexSummary:
     skipped: Counter[str]
     read_only: bool = False  # another process writes this index: nothing was indexed here
     writer: int | None = None  # the pid of the process that writes it, when known
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """The index as a coding agent needs to know it: how much, how fresh, who writes it."""
+
+    roots: list[Path]
+    files: int
+    chunks: int
+    pending: int  # edits, file events and a crawl not yet in the index
+    building: tuple[int, int] | None  # a first build in progress: (files done, files in all)
+    model: str | None  # the embedding model the index was built with
+    last_update: float | None  # epoch seconds of the last commit, by any process
+    read_only: bool  # another process writes the index; this one follows it
+    writer: int | None
 
 
 class Assistant:
@@ -154,12 +184,12 @@ class Assistant:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, roles: Iterable[Role] = tuple(Role)) -> None:
-        """Load models in the background, start the governor and the first crawl.
+        """Load `roles`' models in the background, start the governor and the first crawl.
 
         The embedder too: every search and chat needs it for the query, even when the index
-        itself re-opened without it. `roles`: the models to load now; a front-end that never
-        completes code (the ACP agent) leaves the completion model out, since it is never
-        unloaded once loaded.
+        itself re-opened without it. A front-end leaves out the models it never uses (the
+        MCP server all but the embedder, the ACP agent the completion model): a model once
+        loaded stays until the governor unloads it.
         """
         self.wiring.models.warm(*roles)
         self.wiring.governor.start()
@@ -349,17 +379,126 @@ class Assistant:
 
     # -- the index ---------------------------------------------------------------------------
 
-    async def search(self, query: str, k: int = 8) -> list[SearchHit]:
-        """Best-first hits. While a crawl runs, from what it has committed so far."""
+    async def search(
+        self,
+        query: str,
+        k: int = 8,
+        *,
+        path_glob: str | None = None,
+        language: str | None = None,
+        max_tokens: int | None = None,
+    ) -> list[SearchHit]:
+        """Best-first hits. While a crawl runs, from what it has committed so far.
+
+        `path_glob` (gitignore-style: `*.py` at any depth, `src/**` from the root) and
+        `language` (a name or an extension) keep only matching hits; `max_tokens` cuts the
+        list, and the last hit's code, to an estimated token budget.
+        """
         if not query.strip():
             raise BadRequest("the search query is empty; pass some words or code to look for")
         if k <= 0:
             raise BadRequest(f"k must be a positive number of hits, not {k}")
+        wanted = _or_bad_request(HitFilter.parse, path_glob, language)
         index, build = self.wiring.index, not self.live.crawling
         k = min(k, MAX_SEARCH_HITS)
-        return await self.workers.call(
-            self.workers.search, lambda: index.search(query, k, build=build)
+        depth = k if wanted is None else FILTERED_SEARCH_DEPTH
+        hits = await self.workers.call(
+            self.workers.search, lambda: index.search(query, depth, build=build)
         )
+        if wanted is not None:
+            hits = wanted.keep(hits)[:k]
+        return hits if max_tokens is None else _or_bad_request(fit_budget, hits, max_tokens)
+
+    # -- code navigation (coding agents) -----------------------------------------------------
+
+    async def find_symbol(self, name: str) -> list[Symbol]:
+        """Where `name` (bare `load` or qualified `Config.load`) is defined, with signatures."""
+        return await self._navigate(lambda roots: navigation.find_symbol(roots, name))
+
+    async def callers(self, name: str) -> list[CallSite]:
+        """The lines that call `name`, each with the definition it sits in."""
+        return await self._navigate(lambda roots: navigation.callers(roots, name))
+
+    async def callees(self, name: str) -> list[CalleesOf]:
+        """For each definition of `name`, the workspace definitions it calls."""
+        return await self._navigate(lambda roots: navigation.callees(roots, name))
+
+    async def outline(self, path: str) -> list[Symbol]:
+        """The definitions in one workspace file, in file order."""
+        index = self.wiring.index
+        return await self._navigate(lambda roots: navigation.outline(roots, index, path))
+
+    async def read_code(self, path: str, start_line: int, end_line: int) -> Excerpt:
+        """Lines of a workspace file (0-based, inclusive), secrets masked.
+
+        Only a file the index may hold can be read: inside a root once symlinks are resolved,
+        not a secret, not ignored, not binary or too large (BadRequest says which).
+        """
+        index = self.wiring.index
+        return await self.workers.call(
+            self.workers.search,
+            lambda: _or_bad_request(navigation.read_code, index, path, start_line, end_line),
+        )
+
+    async def _navigate(self, ask: Callable[[list[Root]], T]) -> T:
+        """`ask` over every root's chunks and call graph, in the search worker."""
+        index, build = self.wiring.index, not self.live.crawling
+
+        def run() -> T:
+            if build:
+                index.ensure_built()
+            return _or_bad_request(ask, index.views())
+
+        return await self.workers.call(self.workers.search, run)
+
+    async def index_ready(
+        self,
+        report: Callable[[int, int], Awaitable[None]] | None = None,
+        timeout_s: float = READY_WAIT_S,
+    ) -> bool:
+        """Wait while the index is first built; True when it is complete, False on timeout.
+
+        A crawl over an index that is already there is not waited for: it only brings changed
+        files up to date, and search answers from what is committed meanwhile. A first build
+        has nothing committed, so an agent's first question would find nothing. `report`
+        hears (files done, files in all) as the build moves.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        told = None
+        while self.live.building:
+            if report is not None and self.live.progress not in (None, told):
+                told = self.live.progress
+                await report(*told)
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(READY_POLL_S)
+        return True
+
+    async def index_status(self) -> IndexStatus:
+        """What is indexed, what is pending, which process writes the index; never waits."""
+        index, live = self.wiring.index, self.live
+
+        def read() -> IndexStatus:
+            # Opening an index on disk takes the writer lock if it is free: only then does
+            # `writer()` know whether another process writes it.
+            index.open_if_present()
+            stats, writer = index.stats(), index.writer()
+            stores = [idx.store for idx in index.iter_roots()]
+            model = stores[0].model_name if stores else embedder_name(self.config.models.embedding)
+            return IndexStatus(
+                list(index.roots),
+                stats["indexed_files"],
+                stats["chunks"],
+                live.pending,
+                (live.progress or (0, 0)) if live.building else None,
+                model,
+                index.last_update(),
+                writer["read_only"],
+                writer["writer"],
+            )
+
+        return await self.workers.call(self.workers.search, read)
 
     def reindex(self) -> None:
         """Re-check every file in the background."""
@@ -431,6 +570,14 @@ class Assistant:
     def _config_problem(self, problem: str) -> None:
         log.warning("configuration: %s", problem)
         self._notify(Level.WARNING, f"lsp-ai configuration: {problem}")
+
+
+def _or_bad_request(ask: Callable[..., T], *args: Any) -> T:
+    """`ask(*args)`, with navigation's refusal as the facade's BadRequest."""
+    try:
+        return ask(*args)
+    except Refused as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _log_notice(level: Level, message: str) -> None:

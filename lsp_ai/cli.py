@@ -54,6 +54,33 @@ def _build_parser() -> argparse.ArgumentParser:
         help="workspace for sessions whose cwd is not a folder (default .)",
     )
 
+    s = sub.add_parser(
+        "mcp", help="serve the workspace index to coding agents over MCP (stdio by default)"
+    )
+    s.add_argument(
+        "--root",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a workspace root (repeat for several; default: the current folder)",
+    )
+    s.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP instead of stdio, e.g. 127.0.0.1:8765 (loopback only "
+        "unless --allow-remote)",
+    )
+    s.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --http listen on an address other machines reach; needs a token",
+    )
+    s.add_argument(
+        "--token",
+        help="bearer token every HTTP request must carry (better: the LSP_AI_MCP_TOKEN "
+        "environment variable, which other users cannot see in the process list)",
+    )
+
     s = sub.add_parser("index", help="build or update the index of ROOT")
     s.add_argument("root", nargs="?", default=".", type=Path)
 
@@ -212,6 +239,28 @@ def cmd_acp(args: argparse.Namespace) -> int:
 
     root = _root(args.root)
     serve_stdio(root, _assistant, sys.stdin.buffer, _private_stdout())
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from lsp_ai.mcp_http import TOKEN_ENV, BindRefused, check_bind, parse_bind, serve_http
+    from lsp_ai.mcp_server import serve_stdio
+
+    roots = [_root(r) for r in args.root or [Path(".")]]
+    if args.http is None:
+        if args.allow_remote or args.token:
+            raise CliError("--allow-remote and --token apply to --http only")
+        asyncio.run(serve_stdio(roots))
+        return 0
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        bind = parse_bind(args.http)
+        check_bind(bind, args.allow_remote, token)
+    except BindRefused as exc:
+        raise CliError(str(exc)) from exc
+    asyncio.run(serve_http(roots, bind, token))
     return 0
 
 
@@ -541,6 +590,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "acp": cmd_acp,
+    "mcp": cmd_mcp,
     "index": cmd_index,
     "search": cmd_search,
     "ask": cmd_ask,
@@ -564,6 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lsp_ai.logs import setup_logging
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    if args.command == "mcp" and not args.debug:
+        # An MCP client keeps the server's stderr as its log, never shows it as a terminal:
+        # indexing progress belongs there when the client asked for no progress notifications.
+        level = logging.INFO
     setup_logging(level, log_file=args.command in ("serve", "acp"))  # long-running ones
     from lsp_ai.inference.base import ModelError
 

@@ -125,6 +125,23 @@ def language_for(path: str) -> str:
     return _BY_EXTENSION.get(PurePosixPath(path).suffix.lower(), "text")
 
 
+def language_named(name: str) -> str | None:
+    """The language a user means by `name`: its name or one of its extensions, any case.
+
+    `Python`, `py` and `.py` all name "python"; "text" names files of no known language.
+    None when nothing matches, so a caller can say which names exist (`language_names`).
+    """
+    key = name.strip().lower()
+    if key in _BY_NAME or key == "text":
+        return key
+    return _BY_EXTENSION.get(key if key.startswith(".") else f".{key}")
+
+
+def language_names() -> list[str]:
+    """Every language name a file can have, as `language_for` returns them."""
+    return sorted({*_BY_EXTENSION.values(), "text"})
+
+
 def has_line_comments(language: str) -> bool:
     """Whether the language's line-comment marker is known (rather than guessed as `//`)."""
     lang = _BY_NAME.get(language)

@@ -64,6 +64,12 @@ class LiveIndex:
         self._watcher: WorkspaceWatcher | None = None
         self._queued = 0  # updates handed to the index worker and not finished yet
         self._queued_lock = threading.Lock()
+        # The running crawl's (files done, files in all), set from the index worker.
+        self.progress: tuple[int, int] | None = None
+        # Whether the running crawl builds an index from nothing (no usable one was on disk);
+        # None until the crawl has looked.
+        self.first_build: bool | None = None
+        self._crawl_stop: threading.Event | None = None  # the running crawl's cancel button
 
     @property
     def crawling(self) -> bool:
@@ -85,9 +91,15 @@ class LiveIndex:
         with self._queued_lock:
             self._queued -= 1
 
+    @property
+    def building(self) -> bool:
+        """A crawl runs that builds the index from nothing: until it ends, answers are partial."""
+        return self.crawling and self.first_build is not False
+
     def crawl(self) -> None:
         """Start a crawl in the background, unless one runs."""
         if not self.crawling:
+            self.progress, self.first_build = None, None
             self._job = self._workers.spawn(self._crawl())
 
     async def _crawl(self) -> None:
@@ -104,10 +116,18 @@ class LiveIndex:
             self.watch()
             # A restarted server reports the index it already has at once, not 0 files until
             # the crawl opens it; this opens no model (see IndexService.open_if_present).
-            await self._workers.call(self._workers.index, index.open_if_present)
+            present = await self._workers.call(self._workers.index, index.open_if_present)
+            self.first_build = not present
             progress = await self._progress()
+            self._crawl_stop = progress.stop
+            shown = progress.report
+
+            def report(done: int, total: int) -> None:
+                self.progress = (done, total)
+                shown(done, total)
+
             count = await self._workers.call(
-                self._workers.index, index.build, progress.report, progress.stop
+                self._workers.index, index.build, report, progress.stop
             )
             message = "indexing cancelled" if progress.stop.is_set() else f"{count} files indexed"
             if (writer := index.writer())["read_only"]:
@@ -171,6 +191,11 @@ class LiveIndex:
             edit.timer.cancel()
 
     def stop(self) -> None:
+        """Stop following the workspace; a crawl in progress stops at its next file.
+
+        A first build of a large repository can take minutes: a front-end that closes (an
+        agent that quits) should not keep the process alive until it ends.
+        """
         if self._job is not None:  # its next step would hand work to workers shut down
             self._job.cancel()
         for edit in self._edits.values():
@@ -178,3 +203,5 @@ class LiveIndex:
         self._edits.clear()
         if self._watcher is not None:
             self._watcher.stop()
+        if self._crawl_stop is not None:
+            self._crawl_stop.set()

@@ -786,13 +786,33 @@ class IndexService:
         return self._search(query, k, mode, expand)
 
     def _search(self, query: str, k: int, mode: Mode, expand: bool) -> list[SearchHit]:
+        return search(
+            self.views(), query, k, mode, self._embed_query, rerank=self._rerank, expand=expand
+        )
+
+    def views(self) -> list[Root]:
+        """Every root's chunks and call graph, as of now, with its name in paths.
+
+        A read-only follower first re-reads the symbol table the writer saved since.
+        """
         for idx in self.indexes():
             idx.follow()
-        roots = [
-            Root(idx.store, idx.symbols, "" if i == 0 else f"{self.roots[i].name}/")
-            for i, idx in enumerate(self.indexes())
+        return [
+            Root(idx.store, idx.symbols, self.prefix(i)) for i, idx in enumerate(self.indexes())
         ]
-        return search(roots, query, k, mode, self._embed_query, rerank=self._rerank, expand=expand)
+
+    def prefix(self, i: int) -> str:
+        """How paths of root `i` start in hits: "" for the first root, "<name>/" for others."""
+        return "" if i == 0 else f"{self.roots[i].name}/"
+
+    def file_filter(self, i: int) -> FileFilter:
+        """Root `i`'s indexing rules as configured: what the index may hold is what may be read."""
+        return FileFilter(self.roots[i], self._exclude, self._max_file_bytes, self._secret_patterns)
+
+    def last_update(self) -> float | None:
+        """When any root's index last changed (epoch seconds), by this or another process."""
+        times = [t for idx in self._indexes or [] if (t := idx.store.last_commit()) is not None]
+        return max(times, default=None)
 
     def _embed_query(self, query: str) -> list[float]:
         return self._embedder.embed([query], "query")[0]

@@ -859,6 +859,19 @@ class ChunkStore:
                 return None if _known_cause(exc) else plain_error(exc)
         return None
 
+    def last_commit(self) -> float | None:
+        """When a commit last changed this database (epoch seconds), by any process; None if never.
+
+        Every LanceDB commit adds a manifest to the table's `_versions` folder, which sets the
+        folder's mtime: so a read-only follower learns when the writing process last committed
+        without reading a table.
+        """
+        times = []
+        for table in (self.table_name, FILES_TABLE):
+            with contextlib.suppress(OSError):
+                times.append((self.db_dir / f"{table}.lance" / "_versions").stat().st_mtime)
+        return max(times, default=None)
+
     def stats(self) -> dict[str, int]:
         """Counts for status reports: complete files in the manifest, and chunks."""
         with self._guard("count"):
