@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.agent_context import BUDGET, run
+from benchmarks.agent_context import BUDGETS, GREP, run
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_quick_run_measures_both_methods_and_every_tool() -> None:
-    data = await run(quick=True, budget=BUDGET, sizes=())
+    data = await run(quick=True, budgets=BUDGETS, sizes=())
 
     (corpus,) = data["corpora"].values()
-    for method in ("search_code", "grep"):
-        row = corpus[method]
+    methods = corpus["methods"]
+    assert set(methods) == {GREP, *(f"search_code@{b}" for b in BUDGETS)}
+    for row in methods.values():
         assert row["queries"] >= 20
         assert row["tokens_per_query"] > 0
     # The index finds some of the functions: a broken search_code would find none.
-    assert corpus["search_code"]["recall@k"] > 0.2
-    pooled = data["pooled"]
-    assert 0 < pooled["token_share"] < 5
+    assert methods[f"search_code@{BUDGETS[-1]}"]["recall@k"] > 0.2
+    # A larger budget never reads less.
+    tokens = [methods[f"search_code@{b}"]["tokens_per_query"] for b in sorted(BUDGETS)]
+    assert tokens == sorted(tokens)
+    assert set(data["pooled"]["verdicts"]) == {f"search_code@{b}" for b in BUDGETS}
     (latency,) = data["latency"].values()
     assert latency["tool_errors"] == []
     tools = {"search_code", "find_symbol", "callers", "outline", "read_code", "index_status"}
