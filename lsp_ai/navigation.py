@@ -151,7 +151,13 @@ def callers(roots: Sequence[Root], name: str) -> list[CallSite]:
     sites: dict[tuple[str, int], CallSite] = {}
     for root in roots:
         chunks = {(c.path, c.start_line, c.end_line): c for c in root.symbols.callers(bare)}
-        for c in chunks.values():
+        # In path order, and no further than the answer needs: each chunk is one store
+        # lookup, and a common name (`get`, `__init__`) has thousands of callers in a large
+        # repository (minutes of lookups on 10,000 files).
+        for key in sorted(chunks):
+            if len(sites) >= MAX_RESULTS:
+                break
+            c = chunks[key]
             for site in _call_lines(root, c.path, c.start_line, c.end_line, c.symbol, call):
                 sites.setdefault((site.path, site.line), site)
     return sorted(sites.values(), key=lambda s: (s.path, s.line))[:MAX_RESULTS]

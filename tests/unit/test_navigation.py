@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lsp_ai import navigation
 from lsp_ai.assistant import Assistant, BadRequest
 from lsp_ai.navigation import MAX_READ_LINES
 from tests.conftest import make_workspace
@@ -208,3 +210,31 @@ async def test_a_second_root_is_named_in_paths(
         assert [d.qualified for d in await a.outline("other/tax.py")] == ["tax_rate"]
     finally:
         a.close()
+
+
+async def test_callers_of_a_common_name_stop_at_the_most_an_answer_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = workspace(tmp_path, monkeypatch)
+    # Each caller long enough to be a chunk of its own.
+    body = "".join(f"    step_{n} = {n} * 2\n" for n in range(12))
+    calls = "".join(f"def use_{i}():\n{body}    return helper()\n\n\n" for i in range(150))
+    (root / "many.py").write_text("def helper():\n    return 1\n\n\n" + calls)
+    a = Assistant([root], models=stand_ins().by_role())
+    await a.index()
+    looked_up = 0
+    real = navigation._call_lines
+
+    def counting(*args: Any) -> list[navigation.CallSite]:
+        nonlocal looked_up
+        looked_up += 1
+        return real(*args)
+
+    monkeypatch.setattr(navigation, "_call_lines", counting)
+    try:
+        sites = await a.callers("helper")
+    finally:
+        a.close()
+    assert len(sites) == navigation.MAX_RESULTS
+    assert looked_up == navigation.MAX_RESULTS  # not one store lookup per caller of 150
+    assert [s.line for s in sites] == sorted(s.line for s in sites)
