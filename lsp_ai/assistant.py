@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -35,7 +34,6 @@ from lsp_ai.completion.session import CompletionSession
 from lsp_ai.concurrency import Cancelled, CancelToken
 from lsp_ai.config import Config, load_config
 from lsp_ai.documents import Documents, OpenDocument, doc_key, doc_path
-from lsp_ai.index.discover import NotIndexable, read_source
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.service import CrawlStats
 from lsp_ai.index.symbols import Symbol
@@ -311,10 +309,10 @@ class Assistant:
         """The text chat may use from a file the user pointed at, or None.
 
         `text` is the front-end's own copy (an editor's embedded file or selection). Without
-        one, the file is read from disk, but only inside a workspace root and the way the
-        index reads (`read_source`: regular files under `index.max_file_bytes`, no binary,
-        no symlink out of the root), so a link can never make lsp-ai read `~/.ssh/id_rsa`.
-        None for a private file (a secret, a file git ignores), whoever holds its text.
+        one, the file is read from disk as `read_code` reads it (`navigation.read_file`: inside
+        a root, by the index's rules, no symlink out), so a link can never make lsp-ai read
+        `~/.ssh/id_rsa`. None for a private file (a secret, a file git ignores), whoever holds
+        its text.
         """
         path = doc_path(uri)
         try:  # a symlink loop makes resolving a path raise RuntimeError
@@ -322,15 +320,12 @@ class Assistant:
                 return None
             if text is not None:
                 return text
-            where = self.wiring.index.locate(path) if path is not None else None
-            if path is None or where is None:
+            if path is None:
                 return None
-            root = os.path.realpath(self.roots[where[0]])
-            data = read_source(path, self.config.index.max_file_bytes, root)
-        except (OSError, RuntimeError, NotIndexable) as exc:
+            return navigation.read_file(self.wiring.index, str(path))[1]
+        except (RuntimeError, Refused) as exc:
             log.info("%s not used as chat context: %s", uri, exc)
             return None
-        return data.decode("utf-8", errors="replace")
 
     def chat_history(self, session_id: str) -> list[ChatMessage]:
         """The stored turns of a chat session, oldest first: the store `$/chat` and `ask` use."""

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 import pathspec
 
 from lsp_ai.completion.context import CHARS_PER_TOKEN, keep_first_lines
-from lsp_ai.index.discover import SYMLINK_TO_SECRET, DiscoveredFile, NotIndexable, read_source
+from lsp_ai.index.discover import (
+    SYMLINK_TO_SECRET,
+    DiscoveredFile,
+    NotIndexable,
+    is_utf8,
+    read_source,
+)
 from lsp_ai.index.hits import SearchHit
 from lsp_ai.index.symbols import Symbol
 from lsp_ai.languages import language_for, language_named, language_names
@@ -204,16 +210,8 @@ def read_code(index: IndexService, path: str, start_line: int, end_line: int) ->
             f"the lines {start_line + 1}-{end_line + 1} are not a range; pass start_line >= 1 "
             "and end_line >= start_line (1-based, inclusive)"
         )
-    i, found = _readable(index, path)
-    shown = index.prefix(i) + found.rel
-    rules = index.file_filter(i)
-    try:
-        data = read_source(found.path, rules.max_file_bytes, rules.real_root, found.identity)
-    except NotIndexable as exc:  # changed since it was judged: a symlink, a FIFO, too large
-        raise Refused(f"path {shown!r} cannot be read: {exc}") from exc
-    except OSError as exc:
-        raise Refused(f"path {shown!r} cannot be read: {exc.strerror or exc}") from exc
-    lines = redact(data.decode("utf-8", "replace")).split("\n")
+    shown, text = read_file(index, path)
+    lines = redact(text).split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line starts no line of its own
     if start_line >= len(lines):
@@ -223,6 +221,24 @@ def read_code(index: IndexService, path: str, start_line: int, end_line: int) ->
     last = min(end_line, len(lines) - 1, start_line + MAX_READ_LINES - 1)
     text = "\n".join(line.removesuffix("\r") for line in lines[start_line : last + 1])
     return Excerpt(CodeSpan(shown, start_line, last, text), len(lines))
+
+
+def read_file(index: IndexService, path: str) -> tuple[str, str]:
+    """(the path as hits show it, the whole text) of a workspace file the index may hold.
+
+    Refused, with the reason, for anything `_readable` refuses, and for a file changed since
+    it was judged. The text is as on disk: callers mask secrets before it goes out.
+    """
+    i, found = _readable(index, path)
+    shown = index.prefix(i) + found.rel
+    rules = index.file_filter(i)
+    try:
+        data = read_source(found.path, rules.max_file_bytes, rules.real_root, found.identity)
+    except NotIndexable as exc:  # changed since it was judged: a symlink, a FIFO, too large
+        raise Refused(f"path {shown!r} cannot be read: {exc}") from exc
+    except OSError as exc:
+        raise Refused(f"path {shown!r} cannot be read: {exc.strerror or exc}") from exc
+    return shown, data.decode("utf-8", "replace")
 
 
 def _readable(index: IndexService, path: str) -> tuple[int, DiscoveredFile]:
@@ -235,7 +251,7 @@ def _readable(index: IndexService, path: str) -> tuple[int, DiscoveredFile]:
     """
     if not path.strip():
         raise Refused("path is empty; pass a file path as search_code shows them")
-    if "\x00" in path or not _encodes(path):
+    if "\x00" in path or not is_utf8(path):
         raise Refused(f"path {path!r} holds a NUL or an unpaired surrogate; no file has that name")
     candidate = Path(path) if os.path.isabs(path) else index.resolve(path)
     named = Path(os.path.abspath(candidate))
@@ -252,14 +268,6 @@ def _readable(index: IndexService, path: str) -> tuple[int, DiscoveredFile]:
     if isinstance(verdict, DiscoveredFile):
         return where, verdict
     raise Refused(_refusal(path, verdict))
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _refusal(path: str, reason: str) -> str:

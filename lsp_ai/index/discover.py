@@ -273,7 +273,7 @@ def printable(rel: str) -> str:
         return rel.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _is_utf8(name: str) -> bool:
+def is_utf8(name: str) -> bool:
     """Tell whether a file name decoded cleanly (no undecodable bytes smuggled in)."""
     try:
         name.encode("utf-8")
@@ -443,7 +443,7 @@ class FileFilter:
     def _dir_reason(self, rel: str, chain: _Chain) -> str | None:
         """Why a real (non-symlink) directory is not descended, or None to descend it."""
         name = rel.rsplit("/", 1)[-1]
-        if not _is_utf8(name):
+        if not is_utf8(name):
             return NOT_UTF8_NAME
         if is_always_skipped_dir(name):
             return "always-skipped directory"
@@ -467,7 +467,7 @@ class FileFilter:
         rules looked at (the target, not re-resolved), so the reader can tell a link re-pointed
         or a file swapped after this from the file judged here (`read_source`).
         """
-        if not _is_utf8(rel.rsplit("/", 1)[-1]):
+        if not is_utf8(rel.rsplit("/", 1)[-1]):
             return NOT_UTF8_NAME
         path = self._abs(rel)
         try:
