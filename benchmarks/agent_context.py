@@ -51,7 +51,7 @@ from benchmarks.common import (
     source_workspace,
 )
 from benchmarks.doc_corpus import FetchError
-from benchmarks.retrieval_quality import DOC_SOURCES, Corpus, docstring_corpus, query_words
+from benchmarks.retrieval_quality import DOC_SOURCES, Corpus, docstring_corpus, grep_pattern
 from lsp_ai.evaluation.docs import sample_targets, strip_docs
 from lsp_ai.evaluation.metrics import Hit, Query, first_rank
 from lsp_ai.index.discover import FileFilter, read_text
@@ -111,10 +111,9 @@ class GrepAgent:
         self.files = [(f.path, f.rel) for f in FileFilter(root).walk()]
 
     def read(self, query: str, k: int) -> Read:
-        words = query_words(query)
-        if not words:
+        pattern = grep_pattern(query)
+        if pattern is None:
             return Read("", [])
-        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
         ranked: list[tuple[int, int, str, list[str], list[set[str]]]] = []
         for path, rel in self.files:
             try:

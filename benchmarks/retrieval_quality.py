@@ -212,6 +212,14 @@ def query_words(query: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in STOPWORDS))
 
 
+def grep_pattern(query: str) -> re.Pattern[str] | None:
+    """`grep -i -w` for any of the query's words; None when it has none worth searching."""
+    words = query_words(query)
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
+
+
 class GrepBaseline:
     """``git grep -c -i -w`` by hand: rank files by distinct query words, then total matches.
 
@@ -223,10 +231,9 @@ class GrepBaseline:
         self.files = [(f.path, f.rel) for f in FileFilter(root).walk()]
 
     def search(self, query: str, k: int) -> list[Hit]:
-        words = query_words(query)
-        if not words:
+        pattern = grep_pattern(query)
+        if pattern is None:
             return []
-        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
         ranked: list[tuple[int, int, str, int]] = []
         for path, rel in self.files:
             try:
