@@ -365,14 +365,8 @@ def _text(result: Any) -> str:
 
 
 def _symbol_names(result: Any) -> list[str]:
-    """Definition names from an `outline` result (its JSON, or `name` fields in its text)."""
-    text = _text(result)
-    try:
-        data = json.loads(text)
-        items = data.get("definitions", data) if isinstance(data, dict) else data
-        return [d["name"] for d in items if isinstance(d, dict) and "name" in d]
-    except (ValueError, TypeError, KeyError):
-        return re.findall(r"`(\w+)`", text)
+    """Definition names from an `outline` result's structured content."""
+    return [d["name"] for d in (result.structured_content or {}).get("definitions", [])]
 
 
 # -- the run ------------------------------------------------------------------------------
